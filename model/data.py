@@ -1,0 +1,143 @@
+"""Loading the input data files (model/data/*.csv) and deriving time paths from them.
+
+Every file carries a source column; docs/data.md describes each column.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+DATA_DIR = Path(__file__).parent / "data"
+
+TIERS = ("coastal_mega", "coastal_second", "central", "western_hub", "western_secondary")
+REGIONS = ("coastal", "central", "western")
+#: Last calendar year of observed data the model may use (later figures are held out).
+LAST_DATA_YEAR = 2023
+
+
+@lru_cache(maxsize=None)
+def load_cities() -> pd.DataFrame:
+    df = pd.read_csv(DATA_DIR / "cities.csv")
+    return df.set_index("city", drop=False)
+
+
+@lru_cache(maxsize=None)
+def load_links() -> pd.DataFrame:
+    return pd.read_csv(DATA_DIR / "links.csv")
+
+
+@lru_cache(maxsize=None)
+def load_national() -> pd.DataFrame:
+    return pd.read_csv(DATA_DIR / "national.csv").set_index("year")
+
+
+@lru_cache(maxsize=None)
+def load_segments() -> pd.DataFrame:
+    return pd.read_csv(DATA_DIR / "segments.csv")
+
+
+@lru_cache(maxsize=None)
+def load_national_wage() -> pd.DataFrame:
+    return pd.read_csv(DATA_DIR / "national_wage.csv").set_index("year")
+
+
+def loglinear(years: np.ndarray, values: np.ndarray, at: float, growth_after: float | None = None) -> float:
+    """Log-linear interpolation of a positive series; beyond the last point grow at
+    ``growth_after`` a year (or the last segment's growth when None); before the first
+    point, extrapolate the first segment's growth."""
+    years = np.asarray(years, dtype=float)
+    logv = np.log(np.asarray(values, dtype=float))
+    if at <= years[-1] and at >= years[0]:
+        return float(np.exp(np.interp(at, years, logv)))
+    if at > years[-1]:
+        g = growth_after if growth_after is not None else np.expm1((logv[-1] - logv[-2]) / (years[-1] - years[-2]))
+        return float(np.exp(logv[-1]) * (1.0 + g) ** (at - years[-1]))
+    g0 = (logv[1] - logv[0]) / (years[1] - years[0])
+    return float(np.exp(logv[0] + g0 * (at - years[0])))
+
+
+def city_wage(cities: pd.DataFrame, year: float, growth_shift: float = 0.0) -> np.ndarray:
+    """Average urban non-private wage of every city in ``year`` (CNY/year), log-linear between
+    the 2005, 2015 and 2022 observations, extrapolated at the 2015-22 trend; ``growth_shift``
+    adds to every city's annual growth from 2005 on (a what-if control)."""
+    pts = np.array([2005.0, 2015.0, 2022.0])
+    out = np.empty(len(cities))
+    for i, (w05, w15, w22) in enumerate(cities[["wage_2005", "wage_2015", "wage_2022"]].to_numpy(float)):
+        out[i] = loglinear(pts, np.array([w05, w15, w22]), year)
+    return out * (1.0 + growth_shift) ** (year - 2005.0)
+
+
+def national_wage(year: float, growth_shift: float = 0.0) -> float:
+    nw = load_national_wage()
+    w = loglinear(nw.index.to_numpy(float), nw["wage_cny"].to_numpy(float), year)
+    return w * (1.0 + growth_shift) ** (year - 2005.0)
+
+
+def national_so_employment(year: float, growth_after: float) -> float:
+    """National SO employment (persons) in ``year``: MOFCOM series to 2023, then ``growth_after``."""
+    nat = load_national()
+    nat = nat[nat.index <= LAST_DATA_YEAR]
+    return loglinear(nat.index.to_numpy(float), nat["so_employment"].to_numpy(float), year, growth_after)
+
+
+def national_graduates(year: float) -> float:
+    """Regular higher-education graduates in China (persons/year), held flat after 2023."""
+    nat = load_national()
+    nat = nat[nat.index <= LAST_DATA_YEAR]
+    return loglinear(nat.index.to_numpy(float), nat["graduates_national"].to_numpy(float),
+                     min(year, LAST_DATA_YEAR), 0.0)
+
+
+def haversine_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Great-circle distance matrix between points (km)."""
+    lon, lat = np.radians(lon), np.radians(lat)
+    dlon = lon[:, None] - lon[None, :]
+    dlat = lat[:, None] - lat[None, :]
+    a = np.sin(dlat / 2) ** 2 + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlon / 2) ** 2
+    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def city_graph(year: float | None = None) -> nx.Graph:
+    """The rail network: nodes are cities (with lon, lat, tier, region), edges carry the travel
+    time in minutes valid in ``year`` (fast link if opened by then); ``year=None`` means the
+    latest state."""
+    cities = load_cities()
+    g = nx.Graph()
+    for c in cities.itertuples():
+        g.add_node(c.city, lon=float(c.lon), lat=float(c.lat), tier=c.tier, region=c.region)
+    for e in load_links().itertuples():
+        opened = year is None or pd.isna(e.opened) or year >= e.opened
+        g.add_edge(e.city_a, e.city_b, minutes=float(e.minutes if opened else e.minutes_before))
+    return g
+
+
+def travel_minutes(year: float) -> np.ndarray:
+    """All-pairs shortest rail time (minutes), in the order of ``load_cities()``."""
+    names = list(load_cities().index)
+    return _travel_minutes_for(tuple(sorted(_opened_links(year))), tuple(names))
+
+
+def _opened_links(year: float) -> set[int]:
+    links = load_links()
+    return {i for i, o in enumerate(links["opened"]) if pd.isna(o) or year >= o}
+
+
+@lru_cache(maxsize=64)
+def _travel_minutes_for(opened: tuple[int, ...], names: tuple[str, ...]) -> np.ndarray:
+    links = load_links()
+    g = nx.Graph()
+    g.add_nodes_from(names)
+    for i, e in enumerate(links.itertuples()):
+        g.add_edge(e.city_a, e.city_b, minutes=float(e.minutes if i in opened else e.minutes_before))
+    dist = dict(nx.all_pairs_dijkstra_path_length(g, weight="minutes"))
+    idx = {n: k for k, n in enumerate(names)}
+    out = np.full((len(names), len(names)), np.inf)
+    for a, row in dist.items():
+        for b, d in row.items():
+            out[idx[a], idx[b]] = d
+    return out

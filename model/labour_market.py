@@ -1,0 +1,49 @@
+"""Labour-market rules as pure functions: within-city matching and SO wage setting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def match_within_cities(seeker_city: np.ndarray, slot_city: np.ndarray, n_cities: int,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random matching of job seekers to vacancy slots, city by city.
+
+    In each city c, min(seekers_c, slots_c) seekers and slots are drawn at random and paired.
+    Returns (seeker positions, slot positions) of the matched pairs, aligned."""
+    s_order = np.lexsort((rng.random(len(seeker_city)), seeker_city))
+    v_order = np.lexsort((rng.random(len(slot_city)), slot_city))
+    s_counts = np.bincount(seeker_city, minlength=n_cities)
+    v_counts = np.bincount(slot_city, minlength=n_cities)
+    n_match = np.minimum(s_counts, v_counts)
+
+    def first_n(order: np.ndarray, cities: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        sorted_city = cities[order]
+        rank = np.arange(len(order)) - start[sorted_city]
+        return order[rank < n_match[sorted_city]]
+
+    return first_n(s_order, seeker_city, s_counts), first_n(v_order, slot_city, v_counts)
+
+
+def reservation_wage(city_wage: np.ndarray, national_wage: float, level: float,
+                     elasticity: float) -> np.ndarray:
+    """Pay (CNY/year) at which young graduates take SO front-line work in each city when the
+    market is balanced: ``level`` x national wage x (city wage / national wage)^elasticity.
+    An elasticity below 1 says SO pay varies less across cities than average wages do."""
+    return level * national_wage * (np.asarray(city_wage) / national_wage) ** elasticity
+
+
+def tightness(vacancies: np.ndarray, seekers: np.ndarray, cap: float) -> np.ndarray:
+    """Vacancies per job seeker, smoothed by one on both sides and bounded to [1/cap, cap]."""
+    return np.clip((np.asarray(vacancies, float) + 1.0) / (np.asarray(seekers, float) + 1.0), 1.0 / cap, cap)
+
+
+def target_wage(reservation: np.ndarray, market_tightness: np.ndarray, elasticity: float) -> np.ndarray:
+    """SO wage the market moves towards: reservation pay scaled by tightness^elasticity."""
+    return reservation * market_tightness ** elasticity
+
+
+def adjust_wage(current: np.ndarray, target: np.ndarray, speed: float) -> np.ndarray:
+    """Partial adjustment: close ``speed`` of the gap to the target each period."""
+    return current + speed * (target - current)

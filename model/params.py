@@ -1,0 +1,495 @@
+"""The one typed parameter object of the model, and scenario loading.
+
+Every number the model uses lives here (with its unit and source in the field's
+docstring) or in a data file under ``model/data/`` with a source column.
+
+Scenario files (TOML, in ``experiments/``) set any field at top level and policy
+levers as tables ``[levers.<City>.<lever>]`` with ``start``, ``end`` and
+``intensity``. A scenario may name another with ``inherits = "file.toml"``.
+``--set key=value`` overrides any field; lever fields are addressed as
+``levers.<City>.<lever>.<start|end|intensity>`` (a lever that runs in several spells is written
+as an array of tables ``[[levers.<City>.<lever>]]`` and addressed ``levers.<City>.<lever>.<n>.<field>``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+#: Policy levers and the meaning (and unit) of their ``intensity``.
+LEVERS: dict[str, tuple[str, float, float]] = {
+    # name: (unit of intensity, lowest allowed, highest allowed)
+    "rent_relief": ("share of office rent waived for SO firms, 0-1", 0.0, 1.0),
+    "relocation_grant": ("CNY per seat, paid once when a firm opens or relocates in", 0.0, 1e6),
+    "talent_subsidy": ("CNY per SO hire, paid once to the worker", 0.0, 1e6),
+    "training_subsidy": ("CNY per newly trained graduate hire, paid to the firm", 0.0, 1e6),
+    "talent_apartments": ("apartment units offered to SO workers", 0.0, 1e7),
+    "park_capacity": ("turnkey park seats at full build-out (built linearly start..end)", 0.0, 1e7),
+    "fast_setup": ("months from first contact to operation", 0.0, 60.0),
+    "matching_funds": ("city CNY added per CNY of national SO funds", 0.0, 20.0),
+}
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One policy lever of one city: active in calendar years ``start`` to ``end`` inclusive."""
+
+    city: str
+    lever: str
+    start: int
+    end: int
+    intensity: float
+
+    def active(self, year: float) -> bool:
+        return self.start <= year < self.end + 1
+
+
+@dataclass(frozen=True)
+class Params:
+    """All model parameters. Defaults are the calibrated point estimates' starting values.
+
+    Units are given in each field's comment; "source" names where the value comes
+    from (a fact id in shared/facts, a public statistic, or "assumption").
+    """
+
+    # --- time and scale -------------------------------------------------------
+    start_year: int = 2005
+    """First simulated calendar year (year). Source: issue scope."""
+    end_year: int = 2030
+    """Last simulated calendar year, inclusive (year)."""
+    persons_per_agent: float = 100.0
+    """Persons (workers) represented by one worker agent (persons/agent). Outputs are in persons."""
+
+    # --- demand ---------------------------------------------------------------
+    modelled_share: float = 0.35
+    """Share of national SO contract execution done in the modelled cities (0-1). Prior: the
+    21 national demonstration cities held 83-91% of offshore execution 2020-22
+    (public_stats regional_split); our 26 cities hold 18 of them. Calibrated."""
+    revenue_growth: float = 0.045
+    """Annual nominal growth of SO revenue per seat (1/year). Source: derived from MOFCOM
+    execution / employment, 2014 (82k CNY) to 2023-24 (~120k CNY): about 4.3% a year."""
+    revenue_wage_elasticity: float = 0.5
+    """Elasticity of revenue per seat to the city's average wage relative to the national one
+    (dimensionless). Higher-wage cities do higher-value work within a segment (the urban wage premium
+    mostly reflects productivity); without it BPO would have left Shanghai by 2010. Calibrated."""
+    demand_growth_after_2023: float = 0.10
+    """Annual growth of national SO execution after the last observed year 2023 (1/year).
+    Source: assumption, below the 2020-23 average of 17.4% (MOFCOM)."""
+    cy_hub_share_start: float = 0.04
+    """Share of SO demand whose clients sit in Chengdu/Chongqing in start_year (0-1). Assumption."""
+    cy_hub_share_end: float = 0.12
+    """Share of SO demand whose clients sit in Chengdu/Chongqing in 2023 (0-1). Assumption
+    motivated by fact cy_spillover (2 trillion CNY electronics base pushing SO work out)."""
+
+    # --- firms ----------------------------------------------------------------
+    mean_new_firm_seats: float = 180.0
+    """Mean seats of a new establishment (persons). Source: Nanchang 2010, 27,136 new jobs /
+    188 new firms = 144 (fact nc_new_jobs_2010); Neijiang 2021, ~7,000 staff / 33 firms."""
+    firm_size_sigma: float = 1.0
+    """Log-normal sigma of new establishment size (dimensionless). Assumption."""
+    expansion_share: float = 0.6
+    """Share of the national seat gap filled by expansion of existing establishments (0-1). Assumption."""
+    beta_margin: float = 3.0
+    """Firm location logit: weight on expected profit margin (per unit margin). Calibrated."""
+    beta_agglomeration: float = 1.5
+    """Firm location logit: weight on ln(1 + SO establishments in the city). Prior: location-choice
+    literature (agglomeration attracts entry). Calibrated."""
+    beta_talent: float = 1.0
+    """Firm location logit: weight on ln(expected vacancy fill rate). Calibrated."""
+    beta_city_size: float = 1.0
+    """Firm location logit: weight on ln(urban population). 1 means sites are offered in proportion to
+    city size, the usual correction in conditional-logit location models (dimensionless)."""
+    beta_hub: float = 0.5
+    """Firm location logit: weight on ln(1 + rail hours to the client hub). Calibrated."""
+    beta_setup: float = 0.08
+    """Firm location logit: weight per month of set-up lag (1/month). Calibrated."""
+    default_setup_months: float = 12.0
+    """Months from first contact to operation without a fast-set-up policy (months). Assumption;
+    Neijiang's task force did it in ~4.3 months (fact nj_setup_time)."""
+    wage_cost_multiplier: float = 1.35
+    """Employer cost per yuan of pay: social insurance and housing fund on top of wages
+    (dimensionless). Source: typical employer contributions of about 30-40% of pay."""
+    office_m2_per_seat: float = 6.0
+    """Office floor per seat (m2/seat). Assumption typical of call centres."""
+    fitout_cny_per_seat: float = 15000.0
+    """Firm's own fit-out cost per seat outside a turnkey park (CNY/seat). Assumption; the
+    Neijiang transitional park fit-out cost 6e7 CNY for ~8,000 seats (fact nj_park_fitout_spend)."""
+    amortisation_years: float = 5.0
+    """Years over which one-off costs and grants are spread in firms' and workers' choices (years)."""
+    exit_margin: float = -0.05
+    """Profit margin below which an establishment shrinks and may exit (share of revenue)."""
+    exit_rate_base: float = 0.02
+    """Quarterly exit hazard of an establishment regardless of margin (1/quarter). Assumption."""
+    distress_exit_rate: float = 0.15
+    """Extra quarterly exit hazard once an establishment has been below the exit margin for a year
+    (1/quarter). Assumption."""
+    distress_shrink_rate: float = 0.10
+    """Share of seats a loss-making establishment sheds each quarter (1/quarter). Assumption."""
+    relocation_rate: float = 0.01
+    """Quarterly chance an establishment reviews its location (1/quarter). Assumption."""
+    relocation_threshold: float = 0.10
+    """Margin gain (share of revenue) needed to relocate, before grants. Assumption."""
+    relocation_max_seats: float = 400.0
+    """Largest establishment that relocates whole (persons); larger ones open branches instead.
+    Assumption (the relocation in seed 000/002 is a small data-annotation firm moving from Chongqing)."""
+    branch_share: float = 0.5
+    """Share of new establishments that are delivery centres of an existing firm (0-1). Assumption."""
+
+    # --- labour market and wages ----------------------------------------------
+    so_wage_to_city_wage: float = 0.6
+    """SO front-line reservation pay relative to the national average urban non-private wage, in a
+    city whose average wage equals the national one (dimensionless). Source: calibrated; SO pay sits
+    below average pay (Aon Hewitt 2010 survey, public_stats skilled_worker_2010)."""
+    so_wage_city_elasticity: float = 0.6
+    """Elasticity of SO reservation pay to the city's average wage (dimensionless). Below 1: SO pay
+    varies less across cities than average pay, since graduates' job market is national. Calibrated."""
+    pin_neijiang_wage_ratio: float = 0.0
+    """If > 0, hold Neijiang's SO wage at this multiple of Chengdu's instead of letting its labour
+    market set it (dimensionless; 0 = off). For the wage-gap experiment only."""
+    wage_growth_shift: float = 0.0
+    """Added to every city's annual average-wage growth from 2005 on (1/year). A what-if control; 0 = data."""
+    rent_growth_to_2015: float = 0.07
+    """Annual growth of office rents before 2015 (1/year). Source: assumption; prime rents roughly
+    doubled over 2005-2013 in the coastal megacities (Shanghai 405 CNY/m2/month in 2013, public_stats)."""
+    rent_growth_after_2015: float = 0.0
+    """Annual growth of office rents after 2015 (1/year). Source: prime rents fell or stayed flat
+    2013-2023 (Shanghai 405 -> 246 CNY/m2/month, Chengdu 83 -> 99; public_stats)."""
+    so_rent_to_prime: float = 0.4
+    """Rent SO firms pay relative to the city's prime office rent (dimensionless). Assumption: delivery
+    centres sit in parks and B-grade space, not grade-A towers."""
+    wage_tightness_elasticity: float = 0.25
+    """Elasticity of the SO wage to labour-market tightness (vacancies / seekers). Calibrated."""
+    wage_adjustment_speed: float = 0.25
+    """Share of the gap to the target SO wage closed each quarter (1/quarter). Calibrated."""
+    max_tightness: float = 4.0
+    """Cap on tightness used in wage setting (dimensionless), to avoid runaway wages in empty markets."""
+    quit_rate: float = 0.04
+    """Quarterly rate at which SO workers leave the industry (1/quarter). Source: call-centre turnover
+    of 20-30% a year (industry surveys), assumption."""
+    exit_age: float = 45.0
+    """Age after which workers leave SO front-line work (years). Assumption."""
+    search_quarters: int = 3
+    """Quarters an unmatched job seeker keeps searching before leaving the SO labour market."""
+    return_home_rate: float = 0.015
+    """Quarterly chance an employed worker away from home moves back and seeks SO work there."""
+
+    # --- graduates and other entrants -----------------------------------------
+    so_interest_share: float = 0.5
+    """Share of a city's relevant graduates who look for SO jobs at all (0-1). Calibrated."""
+    graduate_local_share: float = 0.7
+    """Share of a college's graduates whose home is the college city (0-1). Source: assumption;
+    Huang, Xing and Cui (IZA DP 12462): graduates prefer home and their college city."""
+    experienced_entry_rate: float = 5.0e-5
+    """Quarterly SO job seekers from the non-graduate local labour force, per resident (1/quarter).
+    Gives the older staff (park staff 42% over 26, fact nj_young_share). Calibrated."""
+    beta_income: float = 1.5
+    """Graduate logit: weight on ln(expected net income). Calibrated; the distance weight below
+    is tied to it by the IZA DP 7160 ratio (10% farther needs ~15% more income)."""
+    beta_distance: float = 0.6
+    """Graduate logit: weight on -ln(km from home + 10). Prior: Liu, Zhuo and Wang (2020): 0.23-0.29 for
+    onward migrants; hand-fitted higher for graduates (Neijiang park staff >80% local, fact nj_local_share)."""
+    beta_same_province: float = 0.36
+    """Graduate logit: bonus for a city in the home province. Source: Liu, Zhuo and Wang (2020): 0.34-0.38."""
+    beta_home: float = 2.5
+    """Graduate logit: bonus for the home city itself. Source: Huang, Xing and Cui; calibrated."""
+    beta_college: float = 0.5
+    """Graduate logit: bonus for staying in the college city. Source: Huang, Xing and Cui; calibrated."""
+    beta_network: float = 1.0
+    """Graduate logit: weight on the share of the city's SO workers from the same province.
+    Prior: migrant network share 2.7-3.7 (Liu, Zhuo and Wang 2020) scaled down for graduates."""
+    outside_option_utility: float = 0.0
+    """Graduate logit: utility of not taking SO work, relative to ln(income) units. Calibrated."""
+    housing_share_of_wage: float = 0.25
+    """Monthly housing cost of a young worker as a share of the city's average monthly wage.
+    Assumption (shared rooms near parks)."""
+
+    # --- fiscal ----------------------------------------------------------------
+    tax_rate_on_output: float = 0.078
+    """Taxes paid per yuan of SO revenue (share). Source: Ping An Neijiang branch 2022,
+    1.96e7 tax / 2.5e8 revenue (fact pingan_branch_2022)."""
+    local_tax_share: float = 0.5
+    """Share of those taxes kept by the city (share). Source: VAT 50/50 central-local split
+    since 2016; corporate income tax 40% local."""
+    park_cost_per_seat: float = 66700.0
+    """Public construction cost of one turnkey park seat (CNY/seat). Source: 1e10 CNY for
+    150,000 seats (facts nj_new_park_plan, nj_new_park_capacity)."""
+    apartment_cost_per_unit_year: float = 12000.0
+    """Annual public cost of one talent apartment unit (CNY/unit/year). Assumption."""
+    fast_setup_cost_per_firm: float = 200000.0
+    """Public cost of a dedicated task force per firm set up (CNY/firm). Assumption."""
+    national_fund_per_demo_city: float = 1.5e7
+    """National SO support paid each year to a national demonstration city (CNY/year). Source:
+    Nanchang 2010 received 8.68e6 + 6.24e6 (facts nc_national_funds_2010, seed 004)."""
+    apartment_rent_discount: float = 0.8
+    """Share of housing cost a talent apartment saves its tenant (share). Assumption."""
+
+    # --- market office space ----------------------------------------------------
+    office_seats_per_1000_urban: float = 4.0
+    """Ready office seats the private market offers SO firms per 1,000 urban residents at start
+    (seats per 1,000 persons). Assumption; binds in small cities, which is why parks matter."""
+    office_build_rate: float = 0.05
+    """Quarterly growth of market office capacity when occupancy exceeds 85% (1/quarter). Assumption."""
+
+    # --- policies ----------------------------------------------------------------
+    levers: tuple[Lever, ...] = field(default_factory=tuple)
+    """Policy levers by city (see LEVERS for units)."""
+
+    # ------------------------------------------------------------------------
+    def replace(self, **changes: Any) -> "Params":
+        """A copy with some fields changed (values validated)."""
+        return _validated(dataclasses.replace(self, **changes))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (TOML/JSON-ready): fields plus a ``levers`` table by city and lever."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "levers"}
+        lev: dict[str, dict[str, dict[str, Any]]] = {}
+        for lv in self.levers:
+            spec = {"start": lv.start, "end": lv.end, "intensity": lv.intensity}
+            by_city = lev.setdefault(lv.city, {})
+            if lv.lever in by_city:
+                prev = by_city[lv.lever]
+                by_city[lv.lever] = (prev if isinstance(prev, list) else [prev]) + [spec]
+            else:
+                by_city[lv.lever] = spec
+        d["levers"] = lev
+        return d
+
+    def spells(self, city: str, lever: str) -> list[Lever]:
+        """The spells of one lever in one city (a lever may run more than once)."""
+        return [lv for lv in self.levers if lv.city == city and lv.lever == lever]
+
+
+# Allowed ranges for every scalar field: (low, high). Inclusive.
+RANGES: dict[str, tuple[float, float]] = {
+    "start_year": (2000, 2030), "end_year": (2005, 2040), "persons_per_agent": (1, 10000),
+    "modelled_share": (0.01, 1.0), "revenue_growth": (-0.2, 0.3), "revenue_wage_elasticity": (0, 2), "relocation_max_seats": (0, 1e6), "demand_growth_after_2023": (-0.5, 0.5),
+    "cy_hub_share_start": (0, 1), "cy_hub_share_end": (0, 1), "mean_new_firm_seats": (5, 10000),
+    "firm_size_sigma": (0, 3), "expansion_share": (0, 1), "beta_margin": (0, 100),
+    "beta_agglomeration": (-5, 5), "beta_talent": (0, 10), "beta_hub": (0, 10), "beta_setup": (0, 2),
+    "default_setup_months": (0, 60), "wage_cost_multiplier": (1, 3), "office_m2_per_seat": (1, 50),
+    "fitout_cny_per_seat": (0, 1e6), "amortisation_years": (0.25, 50), "exit_margin": (-1, 1),
+    "exit_rate_base": (0, 1), "distress_exit_rate": (0, 1), "distress_shrink_rate": (0, 1), "relocation_rate": (0, 1), "relocation_threshold": (0, 1),
+    "branch_share": (0, 1), "so_wage_to_city_wage": (0.1, 3), "so_wage_city_elasticity": (0, 2),
+    "pin_neijiang_wage_ratio": (0, 2), "wage_growth_shift": (-0.1, 0.1), "rent_growth_to_2015": (-0.2, 0.3), "rent_growth_after_2015": (-0.2, 0.3),
+    "so_rent_to_prime": (0.05, 2), "beta_city_size": (0, 5), "wage_tightness_elasticity": (0, 3),
+    "wage_adjustment_speed": (0, 1), "max_tightness": (1, 100), "quit_rate": (0, 1),
+    "exit_age": (20, 70), "search_quarters": (1, 40), "return_home_rate": (0, 1),
+    "so_interest_share": (0, 1), "graduate_local_share": (0, 1), "experienced_entry_rate": (0, 0.01),
+    "beta_income": (0, 20), "beta_distance": (0, 5), "beta_same_province": (-5, 5), "beta_home": (-5, 10),
+    "beta_college": (-5, 10), "beta_network": (-10, 10), "outside_option_utility": (-50, 50),
+    "housing_share_of_wage": (0, 2), "tax_rate_on_output": (0, 1), "local_tax_share": (0, 1),
+    "park_cost_per_seat": (0, 1e7), "apartment_cost_per_unit_year": (0, 1e6),
+    "fast_setup_cost_per_firm": (0, 1e9), "national_fund_per_demo_city": (0, 1e10),
+    "apartment_rent_discount": (0, 1), "office_seats_per_1000_urban": (0, 1000),
+    "office_build_rate": (0, 1),
+}
+
+FIELD_TYPES: dict[str, type] = {f.name: (int if f.type in ("int", int) else float)
+                                for f in fields(Params) if f.name != "levers"}
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _coerce(name: str, value: Any) -> int | float:
+    """Value of a scalar field with its declared type, or an InputError."""
+    kind = FIELD_TYPES[name]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InputError(f"{name}: expected a {'whole number' if kind is int else 'number'}, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise InputError(
+                f"{name}: expected a {'whole number' if kind is int else 'number'}, got {value!r}") from None
+    if not math.isfinite(value):
+        raise InputError(f"{name}: expected a finite number, got {value!r}")
+    if kind is int:
+        if float(value) != int(value):
+            raise InputError(f"{name}: expected a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    lo, hi = RANGES[name]
+    if not lo <= value <= hi:
+        raise InputError(f"{name}: {value!r} is out of range (allowed {_fmt(lo)} to {_fmt(hi)})")
+    return value
+
+
+def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Lever:
+    where = f"levers.{city}.{name}"
+    if cities is not None and city not in cities:
+        raise InputError(f"levers.{city}: unknown city (allowed: {', '.join(sorted(cities))})")
+    if name not in LEVERS:
+        raise InputError(f"{where}: unknown lever (allowed: {', '.join(LEVERS)})")
+    if not isinstance(spec, dict):
+        raise InputError(f"{where}: expected a table (or array of tables) with start, end, intensity")
+    unknown = set(spec) - {"start", "end", "intensity"}
+    if unknown:
+        raise InputError(f"{where}.{sorted(unknown)[0]}: unknown key (allowed: start, end, intensity)")
+    for k in ("start", "end", "intensity"):
+        if k not in spec:
+            raise InputError(f"{where}.{k}: missing (every lever needs start, end, intensity)")
+    years = {}
+    for k in ("start", "end"):
+        v = spec[k]
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {v!r}")
+        try:
+            fv = float(v)
+        except ValueError:
+            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {v!r}") from None
+        if not math.isfinite(fv) or fv != int(fv) or not 2000 <= fv <= 2040:
+            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {v!r}")
+        years[k] = int(fv)
+    if years["end"] < years["start"]:
+        raise InputError(f"{where}.end: {years['end']} is before start {years['start']} (allowed: end >= start)")
+    unit, lo, hi = LEVERS[name]
+    v = spec["intensity"]
+    try:
+        if isinstance(v, bool):
+            raise ValueError
+        iv = float(v)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}.intensity: expected a number ({unit}), got {v!r}") from None
+    if not math.isfinite(iv) or not lo <= iv <= hi:
+        raise InputError(f"{where}.intensity: {v!r} is out of range (allowed {_fmt(lo)} to {_fmt(hi)}: {unit})")
+    return Lever(city, name, years["start"], years["end"], iv)
+
+
+def _validated(p: Params) -> Params:
+    for name in FIELD_TYPES:
+        _coerce(name, getattr(p, name))
+    if p.end_year <= p.start_year:
+        raise InputError(f"end_year: {p.end_year} must be after start_year {p.start_year}")
+    return p
+
+
+def known_cities() -> set[str]:
+    from .data import load_cities  # local import: data loading needs pandas
+
+    return set(load_cities().index)
+
+
+def params_from_dict(raw: dict[str, Any], *, cities: set[str] | None = None) -> Params:
+    """Build validated Params from a plain dict (as read from TOML)."""
+    if cities is None:
+        cities = known_cities()
+    values: dict[str, Any] = {}
+    levers: dict[tuple[str, str], Lever] = {}
+    for key, value in raw.items():
+        if key == "levers":
+            if not isinstance(value, dict):
+                raise InputError("levers: expected tables [levers.<City>.<lever>]")
+            for city, by_lever in value.items():
+                if not isinstance(by_lever, dict):
+                    raise InputError(f"levers.{city}: expected tables [levers.{city}.<lever>]")
+                for name, spec in by_lever.items():
+                    spells = spec if isinstance(spec, list) else [spec]
+                    for i, one in enumerate(spells):
+                        levers[(city, name, i)] = _lever(city, name, one, cities)
+        elif key in FIELD_TYPES:
+            values[key] = _coerce(key, value)
+        else:
+            raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
+    p = Params(**values, levers=tuple(levers[k] for k in sorted(levers)))
+    return _validated(p)
+
+
+_SCENARIO_META = {"name", "description", "inherits"}
+
+
+def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Merged raw dict of a scenario file and the files it inherits from."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"scenario: file not found: {path}")
+    if path.resolve() in _seen:
+        raise InputError(f"inherits: cycle through {path}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"scenario: {path} is not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"scenario: {path} is not UTF-8 text") from None
+    base: dict[str, Any] = {}
+    if "inherits" in raw:
+        parent = raw["inherits"]
+        if not isinstance(parent, str):
+            raise InputError("inherits: expected a file name")
+        base = read_scenario_dict(path.parent / parent, _seen + (path.resolve(),))
+    return merge_dicts(base, {k: v for k, v in raw.items() if k not in _SCENARIO_META})
+
+
+def merge_dicts(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge_dicts(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key=value`` strings (dotted keys for levers) to a raw scenario dict."""
+    raw = merge_dicts({}, raw)
+    for item in overrides:
+        if "=" not in item:
+            raise InputError(f"--set: expected key=value, got {item!r}")
+        key, value = (s.strip() for s in item.split("=", 1))
+        parts = key.split(".")
+        if parts[0] == "levers":
+            form = "levers.<City>.<lever>[.<spell number>].<start|end|intensity>"
+            if len(parts) not in (4, 5):
+                raise InputError(f"--set {key}: lever keys look like {form}")
+            city, lever, attr = parts[1], parts[2], parts[-1]
+            by_lever = raw.setdefault("levers", {}).setdefault(city, {})
+            spec = by_lever.setdefault(lever, {})
+            if len(parts) == 5:
+                spells = spec if isinstance(spec, list) else [spec]
+                try:
+                    i = int(parts[3])
+                    if not 0 <= i < len(spells):
+                        raise ValueError
+                except ValueError:
+                    raise InputError(f"{key}: spell number must be 0 to {len(spells) - 1}") from None
+                spells[i][attr] = value
+            elif isinstance(spec, list):
+                raise InputError(f"{key}: {city} has {len(spec)} {lever} spells; address one as {form}")
+            else:
+                spec[attr] = value
+        elif len(parts) == 1:
+            if key not in FIELD_TYPES:
+                raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
+            raw[key] = value
+        else:
+            raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
+    return raw
+
+
+def load_scenario(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
+    """Params from a scenario file (or defaults when ``path`` is None) plus overrides."""
+    raw = read_scenario_dict(path) if path is not None else {}
+    return params_from_dict(apply_overrides(raw, list(overrides)))
+
+
+def field_docs() -> dict[str, str]:
+    """Field name -> docstring text, read from this module's source (for --help and docs)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(Params))
+    out: dict[str, str] = {}
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for node, nxt in zip(body, body[1:]):
+        if isinstance(node, ast.AnnAssign) and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
+            out[node.target.id] = " ".join(str(nxt.value.value).split())  # type: ignore[attr-defined]
+    return out

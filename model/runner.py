@@ -1,0 +1,192 @@
+"""Running the model and turning its DataCollector records into tidy tables.
+
+``simulate(params, seed)`` is the one entry point that the CLI, sweeps, calibration and
+tests share; ``write_run`` writes a run folder atomically (a crash leaves no half folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .data import REGIONS, load_cities
+from .model import CITY_COLUMNS, YEAR_SUMS, SOModel
+from .params import Params
+
+#: city_year.csv columns in order (the issue's required ones first).
+CITY_YEAR_COLUMNS = [
+    "year", "city", "tier", "region", "firms", "new_firms", "exits", "employment", "output_cny",
+    "mean_wage_cny", "tax_cny", "policy_spend_cny", "local_share", "young_share",
+]
+
+
+@dataclass
+class RunResult:
+    params: Params
+    seed: int
+    city_year: pd.DataFrame
+    region_year: pd.DataFrame
+    metrics: dict[str, float]
+    wall_time_s: float
+    quarterly: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+
+
+def simulate(params: Params, seed: int, progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Run one simulation. Same (params, seed) gives the same tables, always."""
+    t0 = time.perf_counter()
+    model = SOModel(params, rng=int(seed))
+    total = model.n_steps
+    while model.running:
+        model.step()
+        if progress is not None:
+            progress(model.steps, total)
+    city_year = city_year_table(model)
+    region_year = region_year_table(city_year)
+    quarterly = model.datacollector.get_model_vars_dataframe()
+    return RunResult(params, int(seed), city_year, region_year, outcome_metrics(city_year, region_year),
+                     time.perf_counter() - t0, quarterly)
+
+
+def city_year_table(model: SOModel) -> pd.DataFrame:
+    """One row per (year, city): flows summed over the year's quarters, stocks at year end."""
+    df = model.datacollector.get_agenttype_vars_dataframe(type(next(iter(model.cities))))
+    df = df.reset_index()
+    cities = load_cities()
+    df = df[df["Step"] > 0].copy()
+    df["city"] = df["AgentID"].map({a.unique_id: a.name for a in model.cities})
+    df["year"] = model.params.start_year + (df["Step"] - 1) // 4
+    sums = df.groupby(["year", "city"], sort=False)[list(YEAR_SUMS)].sum()
+    stocks = [c for c in CITY_COLUMNS if c not in YEAR_SUMS]
+    ends = df.sort_values("Step").groupby(["year", "city"], sort=False)[stocks].last()
+    out = sums.join(ends).reset_index()
+    out["tier"] = out["city"].map(cities["tier"])
+    out["region"] = out["city"].map(cities["region"])
+    out["mean_wage_cny"] = out["so_wage_cny"]
+    order = {c: i for i, c in enumerate(cities.index)}
+    out = out.sort_values(["year", "city"], key=lambda s: s.map(order) if s.name == "city" else s)
+    rest = [c for c in out.columns if c not in CITY_YEAR_COLUMNS]
+    out = out[CITY_YEAR_COLUMNS + rest].reset_index(drop=True)
+    for c in ("firms", "new_firms", "exits", "entries", "relocations_in", "relocations_out", "firms_setting_up"):
+        out[c] = out[c].round().astype(np.int64)
+    return out
+
+
+def region_year_table(city_year: pd.DataFrame) -> pd.DataFrame:
+    """Coastal / central / western totals and shares by year."""
+    g = city_year.groupby(["year", "region"])[["firms", "employment", "output_cny", "tax_cny",
+                                               "policy_spend_cny", "new_firms"]].sum()
+    g = g.reindex(pd.MultiIndex.from_product([sorted(city_year["year"].unique()), REGIONS],
+                                             names=["year", "region"]), fill_value=0)
+    tot = g.groupby(level="year").transform("sum")
+    for c in ("employment", "firms", "output_cny"):
+        g[f"{c}_share"] = (g[c] / tot[c].where(tot[c] > 0)).astype(float)
+    return g.reset_index()
+
+
+def _at(df: pd.DataFrame, city: str, year: int, col: str) -> float:
+    v = df.loc[(df["city"] == city) & (df["year"] == year), col]
+    return float(v.iloc[0]) if len(v) else float("nan")
+
+
+def outcome_metrics(city_year: pd.DataFrame, region_year: pd.DataFrame) -> dict[str, float]:
+    """Scalar outcomes used by sweeps, sensitivity analysis and calibration."""
+    m: dict[str, float] = {}
+    years = set(city_year["year"])
+    for y in (2010, 2015, 2020, 2021, 2022, 2023, 2025, 2030):
+        if y not in years:
+            continue
+        m[f"neijiang_employment_{y}"] = _at(city_year, "Neijiang", y, "employment")
+        m[f"neijiang_firms_{y}"] = _at(city_year, "Neijiang", y, "firms")
+        m[f"neijiang_output_{y}"] = _at(city_year, "Neijiang", y, "output_cny")
+        ry = region_year[region_year["year"] == y].set_index("region")
+        m[f"coastal_share_{y}"] = float(ry.loc["coastal", "employment_share"])
+        m[f"inland_share_{y}"] = 1.0 - m[f"coastal_share_{y}"]
+        cd = _at(city_year, "Chengdu", y, "mean_wage_cny")
+        m[f"nj_cd_wage_ratio_{y}"] = _at(city_year, "Neijiang", y, "mean_wage_cny") / cd
+    spend = float(city_year["policy_spend_cny"].sum())
+    first, last = min(years), max(years)
+    jobs = float(city_year.loc[city_year["year"] == last, "employment"].sum()
+                 - city_year.loc[city_year["year"] == first, "employment"].sum())
+    m["policy_spend_total"] = spend
+    m["fiscal_cost_per_job"] = spend / jobs if jobs > 0 else float("nan")
+    first_nj = city_year[(city_year["city"] == "Neijiang") & (city_year["firms"] > 0)]["year"]
+    m["neijiang_first_firm_year"] = float(first_nj.min()) if len(first_nj) else float("nan")
+    return m
+
+
+# ----------------------------------------------------------------------------------
+# provenance and run folders
+# ----------------------------------------------------------------------------------
+def git_commit(repo: Path | None = None) -> str:
+    repo = repo or Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        commit = out.stdout.strip() if out.returncode == 0 else "unknown"
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("-dirty" if dirty and commit != "unknown" else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance() -> dict[str, str]:
+    import mesa
+
+    return {"package": "outsourcing-abm", "version": __version__, "git_commit": git_commit(),
+            "mesa": mesa.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+            "python": platform.python_version()}
+
+
+def check_writable(out: Path) -> None:
+    """Fail early (InputError) if ``out`` cannot be created or written."""
+    from .errors import InputError
+
+    parent = out if out.exists() else out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} exists and is not a folder")
+    try:  # the only reliable test (root passes os.access everywhere): create and remove a folder
+        os.rmdir(tempfile.mkdtemp(prefix=".oabm-write-test.", dir=parent))
+    except OSError:
+        raise InputError(f"--out: {out} is not writable") from None
+
+
+def write_run(result: RunResult, out: str | Path, *, scenario: str | None = None, figures: bool = True) -> Path:
+    """Write a run folder: city_year.csv, region_year.csv, quarterly.csv, run.json, figures.
+
+    Files are written into a temporary sibling folder that is renamed into place at the end,
+    so an interrupted run never leaves a half-written result."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        result.city_year.to_csv(tmp / "city_year.csv", index=False, float_format="%.6g")
+        result.region_year.to_csv(tmp / "region_year.csv", index=False, float_format="%.6g")
+        result.quarterly.to_csv(tmp / "quarterly.csv", index=False, float_format="%.6g")
+        meta = {"scenario": scenario, "seed": result.seed, "params": result.params.to_dict(),
+                "metrics": result.metrics, "wall_time_s": round(result.wall_time_s, 3), **provenance()}
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2, default=float), encoding="utf-8")
+        if figures:
+            from .figures import run_figures
+
+            run_figures(result.city_year, result.region_year, tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

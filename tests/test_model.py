@@ -1,0 +1,150 @@
+"""The model's invariants, determinism, scale independence and the stylised facts of issue 2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.cli import EXPERIMENTS
+from model.graduate import EMPLOYED, SEEKING, WorkerAgent
+from model.firm import FirmAgent
+from model.model import SOModel
+from model.params import load_scenario
+from model.policy import LEVER
+from model.runner import simulate
+
+SHORT = ["end_year=2012", "persons_per_agent=200"]
+
+
+def short_model(seed=1, extra=()):
+    return SOModel(load_scenario(EXPERIMENTS / "baseline.toml", [*SHORT, *extra]), rng=seed)
+
+
+def check_conservation(m: SOModel) -> None:
+    wt, ft = m.workers_table, m.firms_table
+    w = wt.rows()
+    # Every live worker agent is registered once with Mesa, in exactly one state and one city.
+    agents = m.agents_by_type.get(WorkerAgent, [])
+    assert len(agents) == len(w)
+    assert {a.row for a in agents} == set(w.tolist())
+    assert np.isin(wt.state[w], [SEEKING, EMPLOYED]).all()
+    assert ((wt.city[w] >= 0) & (wt.city[w] < m.n_cities)).all()
+    # Employed workers point at a live establishment in their own city; seekers at none.
+    emp = w[wt.state[w] == EMPLOYED]
+    assert (wt.firm[w[wt.state[w] == SEEKING]] == -1).all()
+    assert ft.alive[wt.firm[emp]].all()
+    assert (ft.city[wt.firm[emp]] == wt.city[emp]).all()
+    # Employee counts match the workers, and never exceed seats.
+    f = ft.rows()
+    counted = np.bincount(wt.firm[emp], minlength=ft.size)[f]
+    assert (ft.employees[f] == counted).all()
+    assert (ft.employees[f] <= ft.slots[f]).all()
+    assert (ft.employees[f] * m.scale <= ft.seats[f] + m.scale).all()
+    assert len(m.agents_by_type.get(FirmAgent, [])) == len(f)
+    # City totals equal the sum over agents.
+    assert m.city_state["employment"].sum() == pytest.approx(len(emp) * m.scale)
+
+
+def test_conservation_every_quarter():
+    m = short_model(seed=4)
+    check_conservation(m)
+    while m.running:
+        m.step()
+        check_conservation(m)
+
+
+def test_fiscal_accounts_balance():
+    m = short_model(seed=2)
+    spent = np.zeros(m.n_cities)
+    while m.running:
+        m.step()
+        by_recipient = m.ledger.by_recipient()
+        # Every yuan spent is booked to exactly one lever and one recipient group.
+        assert sum(by_recipient.values()) == pytest.approx(m.ledger.spend.sum(axis=1))
+        spent += m.ledger.spend.sum(axis=1)
+        assert m.ledger.cumulative_spend == pytest.approx(spent)
+    # Cities without levers spend nothing; Nanchang's training subsidy is paid at 9,500 a hire.
+    active = {lv.city for lv in m.params.levers}
+    for c, name in enumerate(m.city_names):
+        if name not in active:
+            assert spent[c] == 0, name
+
+
+def test_run_tables_add_up():
+    r = simulate(load_scenario(EXPERIMENTS / "baseline.toml", SHORT), seed=3)
+    cy, ry = r.city_year, r.region_year
+    assert len(cy) == 26 * 8 and not cy.duplicated(["year", "city"]).any()
+    lever_cols = [f"spend_{k}_cny" for k in LEVER]
+    assert np.allclose(cy[lever_cols].sum(axis=1), cy["policy_spend_cny"])
+    by_year = cy.groupby("year")["employment"].sum()
+    assert np.allclose(ry.groupby("year")["employment"].sum(), by_year)
+    assert np.allclose(ry.groupby("year")["employment_share"].sum(), 1.0)
+    assert ((cy["local_share"].dropna() >= 0) & (cy["local_share"].dropna() <= 1)).all()
+
+
+def test_same_seed_same_output_different_seed_differs(tmp_path):
+    from model.runner import write_run
+
+    p = load_scenario(EXPERIMENTS / "baseline.toml", SHORT)
+    a = write_run(simulate(p, 11), tmp_path / "a", figures=False)
+    b = write_run(simulate(p, 11), tmp_path / "b", figures=False)
+    c = write_run(simulate(p, 12), tmp_path / "c", figures=False)
+    assert (a / "city_year.csv").read_bytes() == (b / "city_year.csv").read_bytes()
+    assert (a / "city_year.csv").read_bytes() != (c / "city_year.csv").read_bytes()
+
+
+def test_talent_subsidy_is_paid_per_hire():
+    m = short_model(seed=5, extra=["levers.Neijiang.talent_subsidy.start=2005"])
+    k = LEVER["talent_subsidy"]
+    while m.running:
+        m.step()
+        hires = m.city_state["hires"][m.nj]
+        assert m.ledger.spend[m.nj, k] == pytest.approx(hires * 3000)
+
+
+@pytest.mark.slow
+def test_two_scales_agree_within_noise():
+    """Outputs are in persons: 100 and 200 persons per agent give the same picture."""
+    def outcome(scale, seed):
+        r = simulate(load_scenario(EXPERIMENTS / "baseline.toml", [f"persons_per_agent={scale}", "end_year=2021"]), seed)
+        cy = r.city_year[r.city_year.year == 2021]
+        return cy.groupby("region")["employment"].sum() / cy["employment"].sum()
+    a = pd.concat([outcome(100, s) for s in range(3)], axis=1)
+    b = pd.concat([outcome(200, s) for s in range(3)], axis=1)
+    spread = np.maximum(a.std(axis=1), b.std(axis=1)) + 0.01
+    assert ((a.mean(axis=1) - b.mean(axis=1)).abs() < 3 * spread).all(), (a.mean(axis=1), b.mean(axis=1))
+
+
+@pytest.fixture(scope="module")
+def baseline_runs():
+    p = load_scenario(EXPERIMENTS / "baseline.toml", ["end_year=2025"])
+    return [simulate(p, s) for s in range(3)]
+
+
+@pytest.mark.slow
+def test_coastal_share_falls_while_inland_gains(baseline_runs):
+    for r in baseline_runs:
+        ry = r.region_year.pivot(index="year", columns="region", values="employment_share")
+        assert ry.loc[2005, "coastal"] > 0.75
+        assert ry.loc[2025, "coastal"] < ry.loc[2005, "coastal"] - 0.15
+        # Inland gains come after the coastal wage lead has grown (the 2008-12 boom), not before.
+        assert ry.loc[2008, "coastal"] > ry.loc[2005, "coastal"] - 0.05
+        emp = r.region_year.pivot(index="year", columns="region", values="employment")
+        assert emp.loc[2025, ["central", "western"]].sum() > 5 * emp.loc[2008, ["central", "western"]].sum()
+
+
+@pytest.mark.slow
+def test_neijiang_cluster_emerges_and_grows(baseline_runs):
+    firsts = [r.metrics["neijiang_first_firm_year"] for r in baseline_runs]
+    assert np.median(firsts) <= 2014, firsts
+    for r in baseline_runs:
+        nj = r.city_year[r.city_year.city == "Neijiang"].set_index("year")
+        assert nj.loc[2023, "employment"] > nj.loc[2015, "employment"] > 0
+        assert nj.loc[2023, "firms"] >= 10
+
+
+@pytest.mark.slow
+def test_neijiang_chengdu_wage_ratio_near_2021(baseline_runs):
+    ratios = [r.metrics["nj_cd_wage_ratio_2021"] for r in baseline_runs]
+    assert 0.65 <= np.median(ratios) <= 0.85, ratios

@@ -1,0 +1,92 @@
+"""Parameter object and scenario loading: validation errors name the field and the range."""
+
+import pytest
+
+from model.errors import InputError
+from model.params import FIELD_TYPES, RANGES, Params, apply_overrides, load_scenario, params_from_dict
+from model.cli import EXPERIMENTS
+
+
+def test_every_field_has_a_range_and_a_docstring():
+    from model.params import field_docs
+
+    docs = field_docs()
+    assert set(FIELD_TYPES) == set(RANGES)
+    missing = [k for k in FIELD_TYPES if not docs.get(k)]
+    assert not missing, f"fields without unit/source docstring: {missing}"
+    for k in FIELD_TYPES:
+        lo, hi = RANGES[k]
+        assert lo <= getattr(Params(), k) <= hi, k
+
+
+def test_baseline_loads_with_documented_levers():
+    p = load_scenario(EXPERIMENTS / "baseline.toml")
+    assert len(p.spells("Neijiang", "park_capacity")) == 2
+    assert p.spells("Nanchang", "training_subsidy")[0].intensity == 9500
+    assert p.spells("Wuxi", "matching_funds")[0].intensity == 2.0
+    assert load_scenario(EXPERIMENTS / "no_policy.toml").levers == ()
+
+
+def test_lever_files_inherit_the_counterfactual_and_add_one_lever():
+    for f in sorted(EXPERIMENTS.glob("lever_*.toml")):
+        p = load_scenario(f)
+        assert len(p.levers) == 1, f.name
+        assert p.levers[0].lever == f.stem.removeprefix("lever_")
+
+
+def test_overrides_change_fields_and_lever_spells():
+    p = load_scenario(EXPERIMENTS / "baseline.toml",
+                      ["modelled_share=0.3", "levers.Neijiang.rent_relief.intensity=0.5",
+                       "levers.Neijiang.park_capacity.1.intensity=100000"])
+    assert p.modelled_share == 0.3
+    assert p.spells("Neijiang", "rent_relief")[0].intensity == 0.5
+    assert [s.intensity for s in p.spells("Neijiang", "park_capacity")] == [7700, 100000]
+
+
+@pytest.mark.parametrize("raw, field", [
+    ({"no_such_key": 1}, "no_such_key"),
+    ({"modelled_share": "lots"}, "modelled_share"),
+    ({"modelled_share": 7}, "modelled_share"),
+    ({"search_quarters": 2.5}, "search_quarters"),
+    ({"levers": {"Atlantis": {"rent_relief": {"start": 2010, "end": 2012, "intensity": 0.5}}}}, "levers.Atlantis"),
+    ({"levers": {"Neijiang": {"free_lunch": {"start": 2010, "end": 2012, "intensity": 1}}}}, "levers.Neijiang.free_lunch"),
+    ({"levers": {"Neijiang": {"talent_subsidy": {"start": 2010, "end": 2012, "intensity": -5}}}}, "levers.Neijiang.talent_subsidy.intensity"),
+    ({"levers": {"Neijiang": {"rent_relief": {"start": 2015, "end": 2012, "intensity": 0.5}}}}, "levers.Neijiang.rent_relief.end"),
+    ({"levers": {"Neijiang": {"rent_relief": {"start": 2015, "intensity": 0.5}}}}, "levers.Neijiang.rent_relief.end"),
+])
+def test_bad_values_name_the_field(raw, field):
+    with pytest.raises(InputError) as e:
+        params_from_dict(raw)
+    msg = str(e.value)
+    assert msg.startswith(field), msg
+    assert "\n" not in msg
+
+
+def test_range_error_states_the_allowed_range():
+    with pytest.raises(InputError, match=r"allowed 0\.01 to 1"):
+        params_from_dict({"modelled_share": 2})
+
+
+def test_override_to_multi_spell_lever_needs_a_spell_number():
+    raw = {"levers": {"Neijiang": {"park_capacity": [
+        {"start": 2019, "end": 2021, "intensity": 1}, {"start": 2023, "end": 2027, "intensity": 2}]}}}
+    with pytest.raises(InputError, match="spells"):
+        apply_overrides(raw, ["levers.Neijiang.park_capacity.intensity=3"])
+
+
+def test_malformed_and_missing_scenarios(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("modelled_share = = 3\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_scenario(bad)
+    with pytest.raises(InputError, match="not found"):
+        load_scenario(tmp_path / "nope.toml")
+    loop = tmp_path / "loop.toml"
+    loop.write_text('inherits = "loop.toml"\n')
+    with pytest.raises(InputError, match="cycle"):
+        load_scenario(loop)
+
+
+def test_params_round_trip_through_dict():
+    p = load_scenario(EXPERIMENTS / "baseline.toml")
+    assert params_from_dict(p.to_dict()) == p
