@@ -90,3 +90,18 @@ def test_malformed_and_missing_scenarios(tmp_path):
 def test_params_round_trip_through_dict():
     p = load_scenario(EXPERIMENTS / "baseline.toml")
     assert params_from_dict(p.to_dict()) == p
+
+
+def test_docs_parameter_table_is_current():
+    """docs/data.md carries the table `outsourcing-abm params --markdown` prints."""
+    import contextlib
+    import io
+    from pathlib import Path
+
+    from model.cli import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["params", "--markdown"]) == 0
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "data.md").read_text(encoding="utf-8")
+    assert buf.getvalue().strip() in doc, "regenerate: outsourcing-abm params --markdown into docs/data.md"
