@@ -148,3 +148,15 @@ def test_neijiang_cluster_emerges_and_grows(baseline_runs):
 def test_neijiang_chengdu_wage_ratio_near_2021(baseline_runs):
     ratios = [r.metrics["nj_cd_wage_ratio_2021"] for r in baseline_runs]
     assert 0.65 <= np.median(ratios) <= 0.85, ratios
+
+
+def test_mesa_batch_run_drives_the_model():
+    """The model is a plain Mesa model: batch_run with keyword overrides and rng works."""
+    import mesa
+
+    rows = mesa.batch_run(SOModel, parameters={"end_year": [2006, 2007], "persons_per_agent": 400},
+                          rng=[3], display_progress=False)
+    assert {r["end_year"] for r in rows} == {2006, 2007}
+    assert all(r["coastal_share"] > 0.5 for r in rows)
+    steps = {r["end_year"]: r["Step"] for r in rows}
+    assert steps == {2006: 8, 2007: 12}
