@@ -163,9 +163,9 @@ class Params:
     so_rent_to_prime: float = 0.4
     """Rent SO firms pay relative to the city's prime office rent (dimensionless). Assumption: delivery
     centres sit in parks and B-grade space, not grade-A towers."""
-    wage_tightness_elasticity: float = 0.25
+    wage_tightness_elasticity: float = 0.1
     """Elasticity of the SO wage to labour-market tightness (vacancies / seekers). Calibrated."""
-    wage_adjustment_speed: float = 0.25
+    wage_adjustment_speed: float = 0.15
     """Share of the gap to the target SO wage closed each quarter (1/quarter). Calibrated."""
     max_tightness: float = 4.0
     """Cap on tightness used in wage setting (dimensionless), to avoid runaway wages in empty markets."""
