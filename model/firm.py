@@ -34,8 +34,15 @@ class FirmAgent(mesa.Agent):
     """An SO establishment. Reads its state from ``model.firms_table``."""
 
     def __init__(self, model, row: int):
-        super().__init__(model)
+        # mesa.Agent.__init__ spelled out, as for WorkerAgent.
+        self.model = model
+        self.unique_id = None
+        self.pos = None
         self.row = row
+        model.register_agent(self)
+        if self._datasets:
+            for dataset in self._datasets:
+                model.data_registry[dataset].add_agent(self)
 
     def _col(self, name):
         return self.model.firms_table.cols[name][self.row]
@@ -72,14 +79,10 @@ def create_firms(model, n: int, **values) -> np.ndarray:
     rows = table.allocate(n)
     for k, v in values.items():
         table.cols[k][rows] = v
-    for r in rows:
-        table.agent[r] = FirmAgent(model, int(r))
+    table.spawn(model, FirmAgent, rows)
     return rows
 
 
 def remove_firms(model, rows: np.ndarray) -> None:
     """Remove establishments (exit): deregister the agents, then free their rows at once."""
-    agents = model.firms_table.agent
-    for r in rows.tolist():
-        mesa.Agent.remove(agents[r])
-    model.firms_table.release(rows)
+    model.firms_table.deregister(model, rows)

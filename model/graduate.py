@@ -29,8 +29,17 @@ class WorkerAgent(mesa.Agent):
     """A group of ``persons_per_agent`` SO workers or job seekers."""
 
     def __init__(self, model, row: int):
-        super().__init__(model)
+        # mesa.Agent.__init__ spelled out (same attributes, same registration through
+        # model.register_agent) without its cooperative-super call: cohorts of hundreds of
+        # thousands of workers are created per run, so every microsecond here counts.
+        self.model = model
+        self.unique_id = None
+        self.pos = None
         self.row = row
+        model.register_agent(self)
+        if self._datasets:
+            for dataset in self._datasets:
+                model.data_registry[dataset].add_agent(self)
 
     def _col(self, name):
         return self.model.workers_table.cols[name][self.row]
@@ -63,15 +72,10 @@ def create_workers(model, n: int, **values) -> np.ndarray:
     table.cols["firm"][rows] = -1
     for k, v in values.items():
         table.cols[k][rows] = v
-    agents = table.agent
-    for r in rows.tolist():
-        agents[r] = WorkerAgent(model, r)
+    table.spawn(model, WorkerAgent, rows)
     return rows
 
 
 def remove_workers(model, rows: np.ndarray) -> None:
-    """Remove worker agents (leaving the SO labour market)."""
-    agents = model.workers_table.agent
-    for r in rows.tolist():
-        mesa.Agent.remove(agents[r])
-    model.workers_table.release(rows)
+    """Remove worker agents (leaving the SO labour market): deregister them, free their rows."""
+    model.workers_table.deregister(model, rows)

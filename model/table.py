@@ -6,6 +6,8 @@ its row in a Table and reads its state from there. Rows of removed agents are re
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -53,6 +55,30 @@ class Table:
         self.alive[rows] = False
         self.agent[rows] = None
 
+    # --- agents of the rows -------------------------------------------------------------
+    def spawn(self, model, cls, rows: np.ndarray) -> None:
+        """Create one ``cls(model, row)`` agent per row (each registers itself with the model
+        through ``model.register_agent``) and store them in the ``agent`` column."""
+        with paused_gc():
+            self.agent[rows] = [cls(model, r) for r in rows.tolist()]
+
+    def deregister(self, model, rows: np.ndarray) -> None:
+        """Deregister the agents of ``rows`` from the model (what ``mesa.Agent.remove`` does,
+        without its per-call overhead), then free the rows."""
+        agents = self.agent[rows].tolist()
+        deregister = model.deregister_agent
+        with paused_gc():
+            for a in agents:
+                try:
+                    deregister(a)
+                except KeyError:  # already removed (mesa.Agent.remove ignores this too)
+                    pass
+                if a._datasets:
+                    for dataset in a._datasets:
+                        model.data_registry[dataset].remove_agent(a)
+        del agents
+        self.release(rows)
+
     def _grow(self, need: int) -> None:
         cap = self.capacity
         while cap < need:
@@ -68,3 +94,21 @@ class Table:
         agent[: self.capacity] = self.agent
         self.agent = agent
         self.capacity = cap
+
+
+@contextmanager
+def paused_gc():
+    """Hold off the cyclic garbage collector while a batch of agents is created or removed.
+
+    Each new agent is a tracked container, so a batch of n agents would otherwise trigger about
+    n/700 young-generation collections and, through them, full collections that traverse every
+    live agent: O(n x live) work for nothing, since agents are freed by reference counting when
+    their row is released. Collection resumes (and catches up) when the batch is done; the
+    previous state is restored, so code that switched the collector off keeps it off."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

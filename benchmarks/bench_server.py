@@ -1,0 +1,228 @@
+"""Benchmark of the visual server (model/app.py) in headless Chromium, on loopback.
+
+1. Step time: one browser session steps the default scenario (experiments/baseline.toml)
+   quarter by quarter; each Step is timed from the click until the year label has moved and
+   all five figures (map + four charts) have been redrawn and loaded. Target: < 1 s a step.
+2. Load: SESSIONS browser sessions (separate contexts, so separate models) press Step at the
+   same moment, ROUNDS times; meanwhile a probe thread keeps fetching the page over HTTP.
+   The server must stay up, answer every probe and advance every session by ROUNDS quarters.
+
+Prints the figures and writes them to the "## Visual server" section of docs/performance.md
+(replacing that section only; other sections are kept).
+
+    python benchmarks/bench_server.py [--steps 24] [--sessions 5] [--rounds 8] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from conftest import CHROMIUM_ARGS, find_chromium  # noqa: E402
+from model.serve import free_port, start_background, wait_until_up  # noqa: E402
+
+FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-neijiang", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
+SECTION = "## Visual server"
+
+#: Resolves when the year label differs from `before` and every figure's src differs from
+#: the recorded one and has loaded.
+JS_STEPPED = """([before, srcs]) => {
+    const y = document.querySelector('[data-testid=oabm-year]');
+    if (!y || y.innerText.trim() === before) return false;
+    const imgs = srcs.map((_, i) => window.__oabmImg(i));
+    return imgs.every((im, i) => im && im.src !== srcs[i] && im.complete && im.naturalWidth > 300);
+}"""
+JS_INSTALL = """(ids) => { window.__oabmImg = (i) => {
+    const m = document.querySelector(`[data-testid=${ids[i]}]`);
+    const cell = m && m.closest('.vue-grid-item');
+    return cell && cell.querySelector('img');
+}; }"""
+
+
+def srcs(page) -> list[str]:
+    return page.evaluate("(n) => Array.from({length: n}, (_, i) => { const im = window.__oabmImg(i); return im ? im.src : '' })",
+                         len(FIGURES))
+
+
+def open_page(browser, url):
+    ctx = browser.new_context(viewport={"width": 1600, "height": 1150})
+    page = ctx.new_page()
+    page.goto(url, timeout=60_000)
+    page.wait_for_selector("[data-testid=oabm-year]", timeout=60_000)
+    page.evaluate(JS_INSTALL, list(FIGURES))
+    page.wait_for_function("(n) => Array.from({length: n}, (_, i) => window.__oabmImg(i)).every(im => im && im.complete && im.naturalWidth > 300)",
+                           arg=len(FIGURES), timeout=60_000)
+    return ctx, page
+
+
+def click_step(page) -> tuple[str, list[str]]:
+    before = page.inner_text("[data-testid=oabm-year]").strip()
+    old = srcs(page)
+    page.get_by_role("button", name="Step").click()
+    return before, old
+
+
+def wait_stepped(page, before, old, timeout=120_000) -> str:
+    page.wait_for_function(JS_STEPPED, arg=[before, old], timeout=timeout, polling=20)
+    return page.inner_text("[data-testid=oabm-year]").strip()
+
+
+class Probe(threading.Thread):
+    """Fetches the page over HTTP every 0.25 s; records latencies and failures."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url, self.stop, self.lat, self.fail = url, threading.Event(), [], []
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def run(self):
+        while not self.stop.is_set():
+            t = time.perf_counter()
+            try:
+                with self.opener.open(self.url, timeout=10) as r:
+                    r.read()
+                    (self.lat if r.status == 200 else self.fail).append(time.perf_counter() - t)
+            except OSError as e:
+                self.fail.append(str(e))
+            self.stop.wait(0.25)
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def write_section(text: str) -> Path:
+    path = ROOT / "docs" / "performance.md"
+    old = path.read_text() if path.exists() else "# Performance\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
+    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new)
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--steps", type=int, default=24, help="quarters stepped one by one in the timing run")
+    ap.add_argument("--sessions", type=int, default=5, help="concurrent browser sessions in the load test")
+    ap.add_argument("--rounds", type=int, default=8, help="simultaneous Step presses per session")
+    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    a = ap.parse_args()
+
+    chromium = find_chromium()
+    if chromium is None:
+        print("bench_server: Debian chromium not found (apt-get install chromium)", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = open(ROOT / "results" / "bench_server.log", "w") if (ROOT / "results").is_dir() else subprocess.DEVNULL
+    proc = start_background(str(ROOT / "experiments" / "baseline.toml"), "127.0.0.1", port, log=log)
+    try:
+        up = wait_until_up(url, proc, timeout=90)
+        print(f"server up in {up:.1f} s at {url}")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+            t = time.perf_counter()
+            ctx, page = open_page(browser, url)
+            first_load = time.perf_counter() - t
+            print(f"first page load (map + 4 charts drawn): {first_load:.2f} s")
+
+            # 1. one session, step by step
+            times = []
+            for _ in range(a.steps):
+                t = time.perf_counter()
+                before, old = click_step(page)
+                label = wait_stepped(page, before, old)
+                times.append(time.perf_counter() - t)
+            ctx.close()
+            print(f"step + redraw, {a.steps} quarters to {label}: mean {statistics.mean(times):.3f} s, "
+                  f"median {statistics.median(times):.3f} s, p95 {pct(times, 0.95):.3f} s, max {max(times):.3f} s")
+
+            # 2. SESSIONS sessions pressing Step at once
+            pages = [open_page(browser, url) for _ in range(a.sessions)]
+            probe = Probe(url)
+            probe.start()
+            rounds = []
+            for _ in range(a.rounds):
+                t = time.perf_counter()
+                pending = [(p, *click_step(p)) for _, p in pages]
+                for p, before, old in pending:
+                    wait_stepped(p, before, old)
+                rounds.append(time.perf_counter() - t)
+            probe.stop.set()
+            probe.join()
+            labels = [p.inner_text("[data-testid=oabm-year]").strip() for _, p in pages]
+            for c, _ in pages:
+                c.close()
+            browser.close()
+        expected = f"{2005 + (a.rounds - 1) // 4} Q{(a.rounds - 1) % 4 + 1}"  # baseline starts 2005
+        alive = proc.poll() is None
+        final = wait_until_up(url, proc, timeout=10)
+        probe.lat = probe.lat or [float("nan")]
+        ok = alive and not probe.fail and len(set(labels)) == 1 and labels[0] == expected
+        print(f"load: {a.sessions} sessions x {a.rounds} simultaneous steps: round (all sessions stepped and "
+              f"redrawn) mean {statistics.mean(rounds):.2f} s, max {max(rounds):.2f} s; "
+              f"per session-step {statistics.mean(rounds) / a.sessions:.2f} s")
+        print(f"load: HTTP probe during load: {len(probe.lat)} answered, {len(probe.fail)} failed, "
+              f"median {statistics.median(probe.lat) * 1000:.0f} ms, max {max(probe.lat) * 1000:.0f} ms; "
+              f"sessions ended at {sorted(set(labels))}; server alive: {alive}, answers after: {final:.2f} s")
+        print("load test:", "PASS" if ok else "FAIL")
+
+        cpu = f"{os.cpu_count()} CPUs"
+        try:
+            chromium_v = subprocess.run([chromium, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            chromium_v = "chromium"
+        target = "met" if pct(times, 0.95) < 1.0 else "NOT met"
+        text = f"""{SECTION}
+
+Measured by `python benchmarks/bench_server.py` ({datetime.now(timezone.utc):%Y-%m-%d}, {platform.platform()},
+{cpu}, Python {platform.python_version()}, {chromium_v} headless, server and browser on the same machine,
+loopback only). Scenario: `experiments/baseline.toml`, seed 42. A step is timed in the browser from the
+Step click until the year label has moved and all five figures (map + four charts, drawn by matplotlib
+on the server) have been replaced and loaded.
+
+| measure | value |
+|---|---|
+| server start to first answer | {up:.1f} s |
+| first page load, map and charts drawn | {first_load:.2f} s |
+| step + redraw, one session ({a.steps} quarters, to {label}) | mean {statistics.mean(times):.3f} s, median {statistics.median(times):.3f} s, p95 {pct(times, 0.95):.3f} s, max {max(times):.3f} s |
+| target < 1 s per step | {target} |
+| {a.sessions} sessions pressing Step at once, {a.rounds} rounds: time until all redrawn | mean {statistics.mean(rounds):.2f} s, max {max(rounds):.2f} s ({statistics.mean(rounds) / a.sessions:.2f} s per session-step) |
+| HTTP probe of the page during the load | {len(probe.lat)} answered, {len(probe.fail)} failed, median {statistics.median(probe.lat) * 1000:.0f} ms, max {max(probe.lat) * 1000:.0f} ms |
+| server after the load | {"up, answering" if alive else "DOWN"}; every session at {", ".join(sorted(set(labels)))} |
+
+The server is one Python process: sessions' steps and redraws share its interpreter, so under
+simultaneous load a round takes about the sum of the sessions' step times (the figures are drawn
+one after another, not in parallel).
+"""
+        if not a.no_write:
+            print(f"wrote {write_section(text)}")
+        return 0 if ok else 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
