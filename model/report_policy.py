@@ -587,15 +587,3 @@ def run_cli(args: argparse.Namespace) -> int:
         return 130
     print(f"wrote {doc} (figures in {doc.with_suffix('')}/)")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="outsourcing-abm report policy", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run_cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    from model.report_policy import main as _main
-
-    raise SystemExit(_main())

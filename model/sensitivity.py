@@ -248,15 +248,3 @@ def run_cli(args: argparse.Namespace) -> int:
               f"{', '.join(info['analysed']) or 'no metric'} -> {out / info['table']}")
     analysed = any(info["analysed"] for info in summary["analyses"].values())
     return 0 if analysed and failed == 0 else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="outsourcing-abm sensitivity", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run_cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    from model.sensitivity import main as _main
-
-    raise SystemExit(_main())

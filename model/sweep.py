@@ -1209,16 +1209,3 @@ def run_cli(args: argparse.Namespace) -> int:
           f"{summary.ran} run now, {summary.skipped} kept from before) in {summary.seconds:.1f} s -> "
           f"{summary.out / 'runs.parquet'}")
     return 0 if summary.failed == 0 else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="outsourcing-abm sweep", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run_cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    # Re-import under the package name so Dask ships model.sweep.run_task by reference.
-    from model.sweep import main as _main
-
-    raise SystemExit(_main())
