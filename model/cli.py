@@ -160,24 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     for name, (module, help_text) in DELEGATED.items():
-        try:
-            mod = importlib.import_module(module)
-        except ImportError:
-            continue
+        mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text, description=help_text)
         mod.add_arguments(p)
         p.set_defaults(func=mod.run_cli)
 
-    try:
-        report = importlib.import_module("model.report_policy")
-    except ImportError:
-        report = None
-    if report is not None:
-        p = sub.add_parser("report", help="write a study report (policy)")
-        rsub = p.add_subparsers(dest="report", required=True, parser_class=OneLineParser)
-        rp = rsub.add_parser("policy", help="policy-lever study report into docs/policy_levers.md")
-        report.add_arguments(rp)
-        rp.set_defaults(func=report.run_cli)
+    report = importlib.import_module("model.report_policy")
+    p = sub.add_parser("report", help="write a study report (policy)")
+    rsub = p.add_subparsers(dest="report", required=True, parser_class=OneLineParser)
+    rp = rsub.add_parser("policy", help="policy-lever study report into docs/policy_levers.md")
+    report.add_arguments(rp)
+    rp.set_defaults(func=report.run_cli)
     return parser
 
 

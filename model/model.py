@@ -706,6 +706,8 @@ class SOModel(mesa.Model):
         seekers = np.bincount(wt.city[wrows[wt.state[wrows] == SEEKING]], minlength=C) * s
         seats = np.bincount(ft.city[frows], weights=ft.seats[frows], minlength=C)
         park_used = np.bincount(ft.city[frows], weights=ft.seats[frows] * ft.in_park[frows], minlength=C)
+        largest = np.zeros(C)
+        np.maximum.at(largest, ft.city[op], ft.employees[op] * s)
         st = {
             "firms": np.bincount(ft.city[op], minlength=C).astype(float),
             "firms_setting_up": np.bincount(ft.city[frows], minlength=C) - np.bincount(ft.city[op], minlength=C),
@@ -717,6 +719,7 @@ class SOModel(mesa.Model):
             "young_share": np.divide(young, employment, out=np.full(C, np.nan), where=employment > 0),
             "park_seats": self.park_seats.copy(),
             "park_staff": park_emp,
+            "largest_firm_staff": largest,
             "park_occupancy": np.divide(park_used, self.park_seats, out=np.full(C, np.nan), where=self.park_seats > 0),
             "so_wage_cny": self.so_wage.copy(),
             "city_wage_cny": self.city_wage.copy(),
@@ -748,7 +751,7 @@ FLOW_COLUMNS = ("entries", "new_firms", "exits", "relocations_in", "relocations_
                 "graduate_seekers", "experienced_seekers", "output_cny")
 CITY_COLUMNS = (
     "firms", "firms_setting_up", "employment", "seats", "seekers", "local_share", "young_share",
-    "park_seats", "park_staff", "park_occupancy", "so_wage_cny", "city_wage_cny", "rent_cny_m2_month",
+    "park_seats", "park_staff", "park_occupancy", "largest_firm_staff", "so_wage_cny", "city_wage_cny", "rent_cny_m2_month",
     "tax_cny", "policy_spend_cny", "national_funds_cny",
     *[f"spend_{name}_cny" for name in LEVER], *FLOW_COLUMNS,
 )

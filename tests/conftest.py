@@ -30,7 +30,7 @@ def find_chromium() -> str | None:
 def chromium_path() -> str:
     path = find_chromium()
     if path is None:
-        pytest.skip("browser test needs Debian's chromium at /usr/bin/chromium (./dev test installs it; "
+        pytest.fail("browser test needs Debian's chromium at /usr/bin/chromium (./dev test installs it; "
                     "or set OABM_CHROMIUM=/path/to/chromium)")
     return path
 

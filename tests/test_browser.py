@@ -9,6 +9,7 @@ Screenshots go to results/browser/ (printed); the later-year one is also docs/im
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -232,7 +233,30 @@ def test_later_year_screenshot(session):
     wait_figures(s)
     s.page.wait_for_timeout(300)
     path = s.screenshot("03_2021.png")
-    (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, ROOT / "docs" / "img" / "app.png")
-    print(f"screenshot: {ROOT / 'docs' / 'img' / 'app.png'}")
+    if os.environ.get("OABM_UPDATE_SCREENSHOT"):  # refresh the README picture on request only
+        shutil.copyfile(path, ROOT / "docs" / "img" / "app.png")
+        print(f"screenshot: {ROOT / 'docs' / 'img' / 'app.png'}")
     s.check_clean()
+
+
+def test_five_sessions_stepping_at_once(chromium, visual_server):
+    """Bounded load: 5 sessions press Step together, 3 rounds; the server keeps answering
+    plain HTTP meanwhile and every session advances by exactly its own steps."""
+    import urllib.request
+
+    sessions = [open_session(chromium, visual_server) for _ in range(5)]
+    try:
+        for rnd in range(3):
+            for s in sessions:
+                s.page.get_by_role("button", name="Step").click()
+            with urllib.request.urlopen(visual_server, timeout=30) as r:
+                assert r.status == 200
+            label = ["2005 Q1", "2005 Q2", "2005 Q3"][rnd]
+            for s in sessions:
+                s.wait_year(label, timeout=90_000)
+        for s in sessions:
+            assert s.year() == "2005 Q3"
+            s.check_clean()
+    finally:
+        for s in sessions:
+            s.context.close()

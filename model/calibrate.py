@@ -1,0 +1,330 @@
+"""``outsourcing-abm calibrate``: ABC-SMC estimation of the free parameters on Dask.
+
+Approximate Bayesian computation with sequential Monte Carlo (pyabc) against the targets in
+``experiments/targets.toml``: uniform priors from its ``[calibration.priors]`` table, a
+distance that is the weighted mean squared deviation of each target from the centre of its
+tolerance band in half-widths (``model.targets.distance``), and several seeds per particle
+(the distance uses the mean of their target values). Simulations run on the same Dask
+executor as sweeps (a LocalCluster, or ``--scheduler``). pyabc keeps every generation in an
+SQLite database in the output folder, so ``--resume`` continues an interrupted calibration
+from its last finished generation.
+
+Writes ``OUT/posterior.csv`` (final population with weights), ``OUT/populations.csv`` (every
+generation), ``OUT/convergence.png``, ``OUT/calibration.json`` (settings, provenance, wall
+time, number of model runs) and the point estimate (weighted posterior median) into
+``experiments/calibrated.toml``, which ``baseline.toml`` and ``no_policy.toml`` inherit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .params import RANGES, Params, load_scenario
+from .targets import TARGETS_FILE, Target, distance, evaluate, load_targets
+
+EXPERIMENTS = TARGETS_FILE.parent
+CALIBRATED = EXPERIMENTS / "calibrated.toml"
+POSTERIOR = EXPERIMENTS / "posterior.csv"
+
+
+# ---------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------
+
+def load_settings(path: Path) -> dict[str, Any]:
+    """The ``[calibration]`` table of the targets file, checked (InputError names the field)."""
+    raw = tomllib.loads(path.read_text()).get("calibration")
+    if not raw:
+        raise InputError(f"calibration: {path.name} has no [calibration] table")
+    priors = raw.get("priors") or {}
+    if not priors:
+        raise InputError(f"calibration.priors: {path.name} names no free parameter")
+    for name, bounds in priors.items():
+        if name not in RANGES:
+            raise InputError(f"calibration.priors.{name}: unknown parameter (see `outsourcing-abm params`)")
+        lo, hi = RANGES[name]
+        if (not isinstance(bounds, list) or len(bounds) != 2 or not lo <= bounds[0] < bounds[1] <= hi):
+            raise InputError(f"calibration.priors.{name}: expected [low, high] with {lo} <= low < high <= {hi}, got {bounds!r}")
+    for key in ("population", "generations", "seeds"):
+        if not isinstance(raw.get(key), int) or raw[key] < 1:
+            raise InputError(f"calibration.{key}: expected a whole number of at least 1, got {raw.get(key)!r}")
+    return raw
+
+
+def particle_seeds(theta: dict[str, float], root_seed: int, n: int) -> list[int]:
+    """Seeds for one particle: a function of its parameter values and the root seed only, so a
+    particle gives the same simulated targets on any worker."""
+    key = json.dumps({k: float(theta[k]) for k in sorted(theta)}, sort_keys=True).encode()
+    entropy = int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
+    children = np.random.SeedSequence([root_seed, entropy]).spawn(n)
+    return [int(c.generate_state(1)[0]) for c in children]
+
+
+def simulate_targets(theta: dict[str, float], base: Params, targets: list[Target], n_seeds: int,
+                     root_seed: int) -> dict[str, float]:
+    """Mean target values over ``n_seeds`` runs at parameters ``base`` with ``theta`` set.
+    Undefined values (NaN) stay NaN only if every seed is undefined."""
+    from dataclasses import replace
+
+    from .runner import simulate
+
+    theta = {k: float(v) for k, v in dict(theta).items()}
+    params = replace(base, **theta)
+    rows = []
+    for seed in particle_seeds(theta, root_seed, n_seeds):
+        res = simulate(params, seed)
+        rows.append(evaluate(targets, res.city_year, res.region_year))
+    df = pd.DataFrame(rows)
+    return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else math.nan) for k, v in df.items()}
+
+
+class _Model:
+    """Picklable pyabc model: parameter dict -> mean target values."""
+
+    def __init__(self, base: Params, targets: list[Target], n_seeds: int, root_seed: int):
+        self.base, self.targets, self.n_seeds, self.root_seed = base, targets, n_seeds, root_seed
+
+    def __call__(self, theta) -> dict[str, float]:
+        return simulate_targets(dict(theta), self.base, self.targets, self.n_seeds, self.root_seed)
+
+
+class _Distance:
+    def __init__(self, targets: list[Target]):
+        self.targets = targets
+
+    def __call__(self, x: dict[str, float], x0: dict[str, float]) -> float:
+        return distance(self.targets, x)
+
+
+# ---------------------------------------------------------------------------------------
+# Calibration
+# ---------------------------------------------------------------------------------------
+
+def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = False,
+              overrides: list[str] | None = None, population: int | None = None,
+              generations: int | None = None, seeds: int | None = None,
+              write: Path | None = CALIBRATED, posterior_copy: Path | None = POSTERIOR,
+              priors: dict[str, list[float]] | None = None,
+              targets: list[Target] | None = None) -> dict[str, Any]:
+    """Run (or continue) ABC-SMC; write the outputs; return the summary (also calibration.json)."""
+    import pyabc
+    from pyabc.sampler import DaskDistributedSampler
+
+    settings = load_settings(targets_path)
+    targets = targets if targets is not None else load_targets(targets_path)
+    priors = priors or settings["priors"]
+    population = population or settings["population"]
+    generations = generations or settings["generations"]
+    seeds = seeds or settings["seeds"]
+    root_seed = int(settings.get("root_seed", 0))
+    fixed = [f"{k}={v}" for k, v in settings.get("fixed", {}).items()]
+    base = load_scenario(targets_path.parent / settings["scenario"], [*fixed, *(overrides or [])])
+
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "abc.db"
+    if db.exists() and not resume:
+        raise InputError(f"--out: {out} already holds a calibration (abc.db); use --resume to continue it or another folder")
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+    logging.getLogger("pyabc").setLevel(logging.WARNING)
+    np.random.seed(root_seed)  # pyabc draws its proposals from numpy's global generator
+
+    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", lo, hi - lo) for k, (lo, hi) in priors.items()})
+    sampler = DaskDistributedSampler(dask_client=client, batch_size=1)
+    abc = pyabc.ABCSMC(_Model(base, targets, seeds, root_seed), prior, _Distance(targets),
+                       population_size=population, sampler=sampler)
+    observed = {t.id: t.centre for t in targets}
+    t0 = time.perf_counter()
+    previous = _read_json(out / "calibration.json")
+    if db.exists():
+        abc.load(f"sqlite:///{db}", 1)
+        done = abc.history.max_t + 1
+    else:
+        abc.new(f"sqlite:///{db}", observed)
+        done = 0
+    todo = generations + 1 - done  # generation 0 samples the prior
+    if todo > 0:
+        abc.run(max_nr_populations=todo)
+    history = abc.history
+    seconds = time.perf_counter() - t0 + float(previous.get("wall_time_s", 0.0) if resume else 0.0)
+
+    pops = []
+    for t in range(history.max_t + 1):
+        df, w = history.get_distribution(m=0, t=t)
+        pops.append(df.assign(weight=w, generation=t).reset_index(drop=True))
+    populations = pd.concat(pops, ignore_index=True)
+    populations.to_csv(out / "populations.csv", index=False, float_format="%.6g")
+    final = pops[-1]
+    final.drop(columns="generation").to_csv(out / "posterior.csv", index=False, float_format="%.6g")
+    if posterior_copy is not None:
+        final.drop(columns="generation").to_csv(posterior_copy, index=False, float_format="%.6g")
+    estimate = {k: weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), 0.5) for k in priors}
+    intervals = {k: [weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), q) for q in (0.05, 0.95)]
+                 for k in priors}
+    pops_info = history.get_all_populations()
+    sims = int(history.total_nr_simulations)
+    summary = {
+        "targets_file": str(targets_path), "scenario": settings["scenario"], "fixed": settings.get("fixed", {}),
+        "overrides": overrides or [], "priors": priors, "population": population, "generations": int(history.max_t),
+        "seeds_per_particle": seeds, "root_seed": root_seed, "particles_simulated": sims,
+        "model_runs": sims * seeds, "wall_time_s": round(seconds, 1),
+        "epsilons": [float(e) for e in pops_info["epsilon"].tolist() if np.isfinite(e)],
+        "estimate": estimate, "interval_90": intervals, **_provenance(),
+    }
+    (out / "calibration.json").write_text(json.dumps(summary, indent=2, default=float))
+    plot_convergence(populations, pops_info, priors, out / "convergence.png")
+    if write is not None:
+        write_calibrated(write, estimate, intervals, summary)
+    return summary
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    cw = np.cumsum(w) / w.sum()
+    return float(x[min(np.searchsorted(cw, q), len(x) - 1)])
+
+
+def _read_json(p: Path) -> dict[str, Any]:
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _provenance() -> dict[str, Any]:
+    from .runner import provenance
+
+    return provenance()
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def write_calibrated(path: Path, estimate: dict[str, float], intervals: dict[str, list[float]],
+                     summary: dict[str, Any]) -> None:
+    """experiments/calibrated.toml: the point estimate, each with its 90% posterior interval."""
+    lines = [
+        "# Point estimate of the free parameters, written by `outsourcing-abm calibrate`",
+        f"# ({summary['model_runs']} model runs, {summary['wall_time_s']:.0f} s, commit {summary.get('git_commit', '?')}).",
+        "# Weighted posterior medians of the final ABC-SMC population; comments give the 90% interval.",
+        "# baseline.toml and no_policy.toml inherit this file. Targets: experiments/targets.toml.",
+        'name = "calibrated"',
+        f'description = "ABC-SMC point estimate ({summary["population"]} particles, {summary["generations"]} generations, '
+        f'{summary["seeds_per_particle"]} seeds each; final epsilon {summary["epsilons"][-1]:.3g})."',
+        "",
+    ]
+    for k, v in estimate.items():
+        lo, hi = intervals[k]
+        lines.append(f"{k} = {_sig(v)!r}   # 90%: {_sig(lo)} to {_sig(hi)}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def plot_convergence(populations: pd.DataFrame, pops_info: pd.DataFrame, priors: dict[str, list[float]],
+                     path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(priors)
+    ncol = 3
+    nrow = 1 + math.ceil(len(names) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 2.6 * nrow))
+    info = pops_info[pops_info["t"] >= 0]
+    ax = axes[0, 0]
+    ax.plot(info["t"], info["epsilon"], "o-")
+    ax.set_yscale("log")
+    ax.set_title("tolerance epsilon")
+    ax.set_xlabel("generation")
+    ax = axes[0, 1]
+    ax.plot(info["t"], info["particles"] / info["samples"], "o-")
+    ax.set_title("acceptance rate")
+    ax.set_xlabel("generation")
+    axes[0, 2].axis("off")
+    gens = sorted(populations["generation"].unique())
+    for i, name in enumerate(names):
+        ax = axes[1 + i // ncol, i % ncol]
+        q = [[weighted_quantile(g[name].to_numpy(), g["weight"].to_numpy(), p) for p in (0.05, 0.5, 0.95)]
+             for _, g in populations.groupby("generation")]
+        q = np.array(q)
+        ax.fill_between(gens, q[:, 0], q[:, 2], alpha=0.3)
+        ax.plot(gens, q[:, 1], "o-")
+        ax.set_ylim(*priors[name])
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("generation")
+    for j in range(len(names), (nrow - 1) * ncol):
+        axes[1 + j // ncol, j % ncol].axis("off")
+    fig.suptitle("ABC-SMC convergence: posterior median and 90% band per generation (y axis: prior range)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .sweep import add_cluster_arguments
+
+    parser.add_argument("--targets", default=str(TARGETS_FILE), metavar="FILE",
+                        help="targets and calibration set-up (default: experiments/targets.toml)")
+    parser.add_argument("--out", default="results/calibration", metavar="DIR",
+                        help="output folder: abc.db, posterior, convergence plot (default: results/calibration)")
+    parser.add_argument("--population", type=int, metavar="N", help="particles per generation (default: the file's)")
+    parser.add_argument("--generations", type=int, metavar="N", help="generations after the prior (default: the file's)")
+    parser.add_argument("--seeds", type=int, metavar="N", help="runs per particle (default: the file's)")
+    parser.add_argument("--write", default=str(CALIBRATED), metavar="TOML",
+                        help="where to write the point estimate (default: experiments/calibrated.toml)")
+    add_cluster_arguments(parser)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from .sweep import cli_worker_memory, connect, default_workers
+
+    for key in ("population", "generations", "seeds"):
+        v = getattr(args, key)
+        if v is not None and v < 1:
+            raise InputError(f"--{key}: expected a whole number of at least 1, got {v}")
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers: expected a whole number of at least 1, got {args.workers}")
+    targets_path = Path(args.targets)
+    if not targets_path.is_file():
+        raise InputError(f"--targets: file not found: {targets_path}")
+    load_settings(targets_path)
+    load_targets(targets_path)
+    if (Path(args.out) / "abc.db").exists() and not args.resume:
+        raise InputError(f"--out: {args.out} already holds a calibration (abc.db); use --resume to continue it or another folder")
+    client, cluster = connect(args.scheduler, args.workers or default_workers(), args.connect_timeout,
+                              cli_worker_memory(args))
+    try:
+        s = calibrate(targets_path, Path(args.out), client=client, resume=args.resume, overrides=args.overrides,
+                      population=args.population, generations=args.generations, seeds=args.seeds,
+                      write=Path(args.write))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    print(f"calibration: {s['model_runs']} model runs in {s['wall_time_s']:.0f} s, "
+          f"{s['generations']} generations, final epsilon {s['epsilons'][-1]:.3g}")
+    for k, v in s["estimate"].items():
+        lo, hi = s["interval_90"][k]
+        print(f"  {k:28s} {v:.4g}   (90%: {lo:.4g} to {hi:.4g})")
+    print(f"wrote {args.write} and {args.out}/posterior.csv, convergence.png, calibration.json")
+    return 0

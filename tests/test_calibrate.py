@@ -1,0 +1,253 @@
+"""Targets, calibration (ABC-SMC on Dask), validation and forecast: coverage, method check, errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.calibrate import load_settings, particle_seeds, weighted_quantile
+from model.errors import InputError
+from model.params import load_scenario
+from model.runner import simulate
+from model.targets import TARGETS_FILE, Target, distance, evaluate, load_targets, summarise
+
+ROOT = Path(__file__).resolve().parent.parent
+FACTS = ROOT.parent / "shared" / "facts"
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "model", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess, *words: str) -> None:
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+# ---------------------------------------------------------------------------------------
+# The targets file
+# ---------------------------------------------------------------------------------------
+
+def _target_fact_ids() -> list[str]:
+    # seed_facts.yaml is read as text: it is not strictly valid YAML (see docs/validation.md).
+    text = (FACTS / "seed_facts.yaml").read_text()
+    return re.findall(r"- id: (\S+)\n\s+kind: target", text)
+
+
+@pytest.mark.skipif(not (FACTS / "seed_facts.yaml").exists(), reason="shared facts not beside the repo")
+def test_every_target_fact_and_pattern_has_a_target():
+    targets = load_targets()
+    cited = " ".join(t.fact for t in targets)
+    ids = _target_fact_ids()
+    assert len(ids) >= 15
+    missing = [i for i in ids if f"#{i}" not in cited]
+    assert not missing, f"target facts without a target: {missing}"
+    patterns = (FACTS / "public_stats.yaml").read_text().split("regional_split:")[1].split("\n\n")[0]
+    n_patterns = len(re.findall(r"^\s+- as_of:", patterns, flags=re.M))
+    assert all(f"regional_split[{k}]" in cited for k in range(n_patterns))
+
+
+def test_targets_are_dated_2023_or_earlier_and_bands_are_sound():
+    for t in load_targets():
+        assert t.year <= 2023 and t.low <= t.high and t.why, t.id
+
+
+@pytest.mark.parametrize("patch, words", [
+    ("bogus = 1", "unknown key 'bogus'"),
+    ("year = 2025", "2025 is after 2023"),
+    ("low = 9", "above high"),
+    ('transform = "magic"', "transform"),
+])
+def test_bad_targets_are_one_line_errors(tmp_path, patch, words):
+    key = patch.split(" = ")[0]
+    base = {"id": '"x"', "fact": '"f"', "what": '"w"', "transform": '"level"', "year": "2020", "low": "0",
+            "high": "1", "observed": '"o"', "why": '"y"', "city": '"Neijiang"', "column": '"firms"'}
+    base[key] = patch.split(" = ")[1]
+    p = tmp_path / "t.toml"
+    p.write_text("[[target]]\n" + "\n".join(f"{k} = {v}" for k, v in base.items()) + "\n")
+    with pytest.raises(InputError, match=re.escape(words)):
+        load_targets(p)
+
+
+def test_distance_is_zero_at_band_centres_and_grows_outside():
+    ts = [t for t in load_targets() if t.weight > 0]
+    centre = {t.id: t.centre for t in ts}
+    assert distance(ts, centre) == 0
+    edge = {t.id: t.high for t in ts}
+    assert distance(ts, edge) == pytest.approx(1.0)
+    far = {t.id: t.high + 3 * t.half_width for t in ts}
+    assert distance(ts, far) > distance(ts, edge)
+    assert distance(ts, {}) == 25.0  # undefined everywhere: the capped penalty
+
+
+def test_particle_seeds_depend_only_on_values():
+    a = particle_seeds({"x": 1.0, "y": 2.0}, 7, 3)
+    assert a == particle_seeds({"y": 2.0, "x": 1.0}, 7, 3)
+    assert a != particle_seeds({"x": 1.0, "y": 2.5}, 7, 3) and len(set(a)) == 3
+
+
+def test_weighted_quantile():
+    x, w = np.array([3.0, 1.0, 2.0]), np.array([1.0, 1.0, 2.0])
+    assert weighted_quantile(x, w, 0.5) == 2.0 and weighted_quantile(x, w, 0.0) == 1.0
+
+
+def test_calibration_settings_priors_lie_in_parameter_ranges():
+    s = load_settings(TARGETS_FILE)
+    assert s["population"] >= 10 and s["seeds"] >= 2 and len(s["priors"]) >= 5
+
+
+def test_evaluate_and_summarise_on_a_run():
+    targets = load_targets()
+    res = simulate(load_scenario(ROOT / "experiments" / "baseline.toml", ["persons_per_agent=400", "end_year=2023"]), 3)
+    values = evaluate(targets, res.city_year, res.region_year)
+    assert set(values) == {t.id for t in targets}
+    assert 0 < values["east_share_2015"] < 1 and values["nj_wage_ratio"] > 0
+    s = summarise(targets, pd.DataFrame([values, values]))
+    assert len(s) == len(targets) and set(s["pass"]) <= {True, False}
+
+
+# ---------------------------------------------------------------------------------------
+# Method check: recover known parameters from synthetic targets
+# ---------------------------------------------------------------------------------------
+
+SYNTH_FIXED = {"persons_per_agent": 400, "end_year": 2010}
+TRUTH = {"modelled_share": 0.35, "beta_margin": 3.0}
+PRIORS = {"modelled_share": [0.2, 0.5], "beta_margin": [1.0, 6.0]}
+
+
+def synthetic_targets(n_seeds: int = 4) -> list[Target]:
+    """Targets whose centres are the truth's mean outputs and whose half-widths are twice the
+    seed-to-seed standard deviation (at least 5% of the value)."""
+    base = load_scenario(ROOT / "experiments" / "baseline.toml",
+                         [f"{k}={v}" for k, v in {**SYNTH_FIXED, **TRUTH}.items()])
+    specs = [Target("shanghai_emp", "synthetic", "Shanghai employment", "level", 2010, 0, 0, "", "",
+                    city="Shanghai", column="employment"),
+             Target("coastal_share", "synthetic", "coastal share", "share", 2010, 0, 0, "", "", region="coastal"),
+             Target("chengdu_emp", "synthetic", "Chengdu employment", "level", 2010, 0, 0, "", "",
+                    city="Chengdu", column="employment")]
+    rows = []
+    for seed in range(100, 100 + n_seeds):
+        r = simulate(base, seed)
+        rows.append(evaluate(specs, r.city_year, r.region_year))
+    df = pd.DataFrame(rows)
+    out = []
+    for t in specs:
+        m, sd = df[t.id].mean(), df[t.id].std()
+        hw = max(2 * sd, 0.05 * abs(m))
+        out.append(Target(**{**t.__dict__, "low": m - hw, "high": m + hw}))
+    return out
+
+
+def write_synthetic_file(tmp_path: Path, population: int, generations: int) -> Path:
+    fixed = ", ".join(f"{k} = {v}" for k, v in SYNTH_FIXED.items())
+    priors = "\n".join(f"{k} = {v}" for k, v in PRIORS.items())
+    p = tmp_path / "synthetic.toml"
+    p.write_text(f"""
+[[target]]
+id = "placeholder"
+fact = "synthetic"
+what = "replaced in the test"
+transform = "level"
+city = "Shanghai"
+column = "employment"
+year = 2010
+low = 0
+high = 1
+observed = "-"
+why = "-"
+
+[calibration]
+scenario = "{ROOT / 'experiments' / 'baseline.toml'}"
+population = {population}
+generations = {generations}
+seeds = 1
+root_seed = 5
+fixed = {{ {fixed} }}
+
+[calibration.priors]
+{priors}
+""")
+    return p
+
+
+def recover(tmp_path: Path, population: int, generations: int) -> dict:
+    from model.calibrate import calibrate
+    from model.sweep import connect
+
+    targets = synthetic_targets()
+    path = write_synthetic_file(tmp_path, population, generations)
+    client, cluster = connect(None, 2)
+    try:
+        return calibrate(path, tmp_path / "cal", client=client, targets=targets, write=tmp_path / "cal.toml",
+                         posterior_copy=None)
+    finally:
+        client.close()
+        cluster.close()
+
+
+def check_recovery(summary: dict) -> None:
+    for k, truth in TRUTH.items():
+        lo, hi = summary["interval_90"][k]
+        plo, phi = PRIORS[k]
+        assert lo <= truth <= hi, (k, truth, lo, hi)
+    # the data identify the scale parameter: its posterior is much narrower than its prior
+    lo, hi = summary["interval_90"]["modelled_share"]
+    assert hi - lo < 0.6 * (PRIORS["modelled_share"][1] - PRIORS["modelled_share"][0])
+
+
+def test_calibration_recovers_known_parameters_reduced(tmp_path):
+    s = recover(tmp_path, population=10, generations=2)
+    check_recovery(s)
+    assert (tmp_path / "cal" / "convergence.png").stat().st_size > 10_000
+    assert "modelled_share" in (tmp_path / "cal.toml").read_text()
+    assert s["model_runs"] >= 10 * 3
+    # resume: one more generation continues the same database rather than starting again
+    from model.calibrate import calibrate
+    from model.sweep import connect
+
+    client, cluster = connect(None, 1)
+    try:
+        s2 = calibrate(tmp_path / "synthetic.toml", tmp_path / "cal", client=client, resume=True, generations=3,
+                       targets=synthetic_targets(), write=None, posterior_copy=None)
+    finally:
+        client.close()
+        cluster.close()
+    assert s2["generations"] == 3 and s2["particles_simulated"] > s["particles_simulated"]
+
+
+@pytest.mark.slow
+def test_calibration_recovers_known_parameters_full(tmp_path):
+    check_recovery(recover(tmp_path, population=40, generations=4))
+
+
+# ---------------------------------------------------------------------------------------
+# Command-line errors
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (["calibrate", "--population", "0"], ["--population", "at least 1"]),
+    (["calibrate", "--targets", "nowhere.toml"], ["--targets", "not found"]),
+    (["validate", "missing.toml"], ["scenario", "not found"]),
+    (["validate", "--seeds", "0"], ["--seeds", "at least 1"]),
+    (["forecast", "--draws", "0"], ["--draws", "at least 1"]),
+    (["forecast", "--posterior", "none.csv"], ["--posterior", "not found"]),
+    (["forecast", "--set", "end_year=2020"], ["end_year", "2030"]),
+])
+def test_bad_input_is_a_one_line_error(args, words):
+    assert_one_line_error(cli(*args), *words)
+
+
+def test_existing_calibration_needs_resume(tmp_path):
+    (tmp_path / "abc.db").write_text("")
+    r = cli("calibrate", "--out", str(tmp_path), "--workers", "1", "--population", "2", "--generations", "1")
+    assert_one_line_error(r, "--resume")
