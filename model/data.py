@@ -42,6 +42,12 @@ def load_segments() -> pd.DataFrame:
 
 
 @lru_cache(maxsize=None)
+def load_known_entries() -> pd.DataFrame:
+    """Establishments whose opening year is an input fact (e.g. Neijiang's first SO firm, 2008)."""
+    return pd.read_csv(DATA_DIR / "known_entries.csv")
+
+
+@lru_cache(maxsize=None)
 def load_national_wage() -> pd.DataFrame:
     return pd.read_csv(DATA_DIR / "national_wage.csv").set_index("year")
 

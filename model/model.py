@@ -22,7 +22,7 @@ import numpy as np
 from . import choice, labour_market
 from .city import CityAgent
 from .data import (
-    city_graph, city_wage, haversine_km, load_cities, load_segments, national_graduates,
+    city_graph, city_wage, haversine_km, load_cities, load_known_entries, load_segments, national_graduates,
     national_so_employment, national_wage, travel_minutes,
 )
 from .firm import FIRM_COLUMNS, FirmAgent, create_firms, remove_firms
@@ -160,6 +160,7 @@ class SOModel(mesa.Model):
 
         self.cities.do("build_park")
         self.cities.do("pay_recurring_levers")
+        self._known_entries(flows)
         self._finish_setup(flows)
         self._update_margins()
         self._exit_and_shrink(flows)
@@ -224,11 +225,11 @@ class SOModel(mesa.Model):
         seats_now = np.bincount(self.firms_table.city[self.firms_table.rows()],
                                 weights=self.firms_table.seats[self.firms_table.rows()], minlength=self.n_cities)
         self.market_capacity = np.maximum(p.office_seats_per_1000_urban * self.urban_population / 1000.0,
-                                          1.25 * seats_now)
+                                          p.office_headroom_start * seats_now)
         # Staff the initial establishments with locals and some migrants of working age.
         ft = self.firms_table
         rows = ft.rows()
-        fill = choice.stochastic_round(ft.slots[rows] * 0.95, rng)
+        fill = choice.stochastic_round(ft.slots[rows] * p.staffed_share_start, rng)
         firm_of = np.repeat(rows, fill)
         n = len(firm_of)
         city = ft.city[firm_of].astype(np.int64)
@@ -289,6 +290,21 @@ class SOModel(mesa.Model):
             flows["entries"] += np.bincount(city, minlength=self.n_cities)
             self._book_entry_policies(city, seats)
         return rows
+
+    def _known_entries(self, flows) -> None:
+        """Open the establishments whose opening year is an input fact (model/data/known_entries.csv):
+        they start operating in the first quarter of that year."""
+        if self.quarter != 1:
+            return
+        known = load_known_entries()
+        known = known[known["year"] == self.year]
+        if known.empty:
+            return
+        city = np.array([self.city_index[c] for c in known["city"]])
+        seg = np.array([self.segment_names.index(s) for s in known["segment"]])
+        hub = np.array([self.city_index[h] for h in known["hub"]])
+        rows = self._open(city, seg, hub, known["seats"].to_numpy(float), operating=False, flows=flows)
+        self.firms_table.ready_step[rows] = self.steps  # _finish_setup counts them as new this quarter
 
     def _book_entry_policies(self, city: np.ndarray, seats: np.ndarray) -> None:
         C = self.n_cities
@@ -469,20 +485,20 @@ class SOModel(mesa.Model):
         seats = self._seats_by_city(rows)
         # Market office space grows where it is nearly full.
         occupied = seats / np.maximum(self.market_capacity + self.park_seats, 1.0)
-        self.market_capacity *= 1.0 + p.office_build_rate * (occupied > 0.85)
+        self.market_capacity *= 1.0 + p.office_build_rate * (occupied > p.office_build_occupancy)
         gap = self.seat_demand - seats.sum()
         if gap < 0:
             self._shrink_to_demand(-gap)
             return
         # Expansion by profitable establishments that fill their seats.
         op = rows[ft.operating[rows] & (ft.margin[rows] > 0)]
-        op = op[ft.employees[op] >= 0.8 * np.maximum(ft.slots[op], 1)]
+        op = op[ft.employees[op] >= p.expansion_fill_threshold * np.maximum(ft.slots[op], 1)]
         expanded = 0.0
         if len(op):
             # Proportional (Gibrat) growth among establishments that earn money and fill their seats.
             w = ft.seats[op]
             want = p.expansion_share * gap * w / w.sum()
-            want = np.minimum(want, 0.25 * ft.seats[op])
+            want = np.minimum(want, p.max_expansion_rate * ft.seats[op])
             room = np.maximum(self.market_capacity + self.park_seats - seats, 0.0)
             city_want = np.bincount(ft.city[op], weights=want, minlength=self.n_cities)
             scale = np.minimum(1.0, room / np.maximum(city_want, 1e-9))
@@ -525,7 +541,7 @@ class SOModel(mesa.Model):
         p, ft = self.params, self.firms_table
         rows = ft.rows()
         w = ft.seats[rows] * np.exp(-p.beta_margin * ft.margin[rows])
-        cut = np.minimum(excess * w / w.sum(), 0.3 * ft.seats[rows])
+        cut = np.minimum(excess * w / w.sum(), p.max_shrink_rate * ft.seats[rows])
         ft.seats[rows] -= cut
         self._release_workers(rows, keep=self._resize_slots(rows))
 

@@ -95,6 +95,15 @@ class Params:
     """Log-normal sigma of new establishment size (dimensionless). Assumption."""
     expansion_share: float = 0.6
     """Share of the national seat gap filled by expansion of existing establishments (0-1). Assumption."""
+    max_expansion_rate: float = 0.25
+    """Largest quarterly growth of one establishment's seats by expansion (1/quarter). Assumption; it
+    bounds Gibrat growth where only a few establishments qualify (a 300-seat branch would otherwise
+    reach ~10,000 seats within a decade). Calibrated."""
+    expansion_fill_threshold: float = 0.8
+    """Share of its seats an establishment must have staffed before it expands (0-1). Assumption."""
+    max_shrink_rate: float = 0.3
+    """Largest share of one establishment's seats cut in a quarter when national demand falls short
+    of seats (1/quarter). Assumption."""
     beta_margin: float = 3.0
     """Firm location logit: weight on expected profit margin (per unit margin). Calibrated."""
     beta_agglomeration: float = 1.5
@@ -234,7 +243,16 @@ class Params:
     """Ready office seats the private market offers SO firms per 1,000 urban residents at start
     (seats per 1,000 persons). Assumption; binds in small cities, which is why parks matter."""
     office_build_rate: float = 0.05
-    """Quarterly growth of market office capacity when occupancy exceeds 85% (1/quarter). Assumption."""
+    """Quarterly growth of market office capacity when occupancy exceeds ``office_build_occupancy``
+    (1/quarter). Assumption."""
+    office_build_occupancy: float = 0.85
+    """Occupancy of a city's SO office space above which the market builds more (0-1). Assumption:
+    the usual 'structural vacancy' of office markets is 10-15%."""
+    office_headroom_start: float = 1.25
+    """Market office space at start as a multiple of the seats already occupied in 2005, where that
+    exceeds the per-resident rule (dimensionless). Assumption."""
+    staffed_share_start: float = 0.95
+    """Share of the 2005 establishments' seats that are staffed at start (0-1). Assumption."""
 
     # --- policies ----------------------------------------------------------------
     levers: tuple[Lever, ...] = field(default_factory=tuple)
@@ -287,7 +305,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "park_cost_per_seat": (0, 1e7), "apartment_cost_per_unit_year": (0, 1e6),
     "fast_setup_cost_per_firm": (0, 1e9), "national_fund_per_demo_city": (0, 1e10),
     "apartment_rent_discount": (0, 1), "office_seats_per_1000_urban": (0, 1000),
-    "office_build_rate": (0, 1),
+    "office_build_rate": (0, 1), "office_build_occupancy": (0, 1), "office_headroom_start": (1, 10),
+    "staffed_share_start": (0, 1), "max_expansion_rate": (0, 1), "expansion_fill_threshold": (0, 1),
+    "max_shrink_rate": (0, 1),
 }
 
 FIELD_TYPES: dict[str, type] = {f.name: (int if f.type in ("int", int) else float)

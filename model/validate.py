@@ -47,7 +47,7 @@ def run_many(client: Any, jobs: list[tuple[Params, int]], label: str = "runs",
     index = {f.key: i for i, f in enumerate(futures)}
     out: list[Any] = [None] * len(jobs)
     with tqdm(total=len(jobs), desc=label, unit="run", disable=not progress) as bar:
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             res = fut.result()
             if not res["ok"]:
                 raise RuntimeError(f"{label}: a run failed: {res['error']}")
