@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .params import Params
+
 
 def logit_probabilities(utility: np.ndarray, axis: int = -1) -> np.ndarray:
     """Multinomial-logit choice probabilities along ``axis``; -inf utilities get probability 0.
@@ -42,17 +44,18 @@ def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np
                           hub_hours: np.ndarray, setup_months: np.ndarray, room: np.ndarray,
                           city_size: np.ndarray, *, beta_margin: float, beta_city_size: float,
                           beta_agglomeration: float, beta_talent: float,
-                          beta_hub: float, beta_setup: float) -> np.ndarray:
+                          beta_hub: float, beta_setup: float,
+                          min_fill_rate: float = Params.min_entry_fill_rate) -> np.ndarray:
     """Deterministic utility of opening an establishment in each city.
 
     margin: expected profit margin (share); n_firms: SO establishments already there;
-    fill_rate: expected share of vacancies filled (0-1]; hub_hours: rail hours to the client hub;
-    setup_months: months to start operating; room: False where no office space is free (-inf);
+    fill_rate: expected share of vacancies filled, bounded to [min_fill_rate, 1];
+    hub_hours: rail hours to the client hub; setup_months: months to start operating; room: False where no office space is free (-inf);
     city_size: urban population (more sites in larger cities)."""
     u = (beta_margin * margin
          + beta_city_size * np.log(city_size)
          + beta_agglomeration * np.log1p(n_firms)
-         + beta_talent * np.log(np.clip(fill_rate, 1e-3, 1.0))
+         + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, 1.0))
          - beta_hub * np.log1p(hub_hours)
          - beta_setup * setup_months)
     return np.where(room, u, -np.inf)
@@ -61,13 +64,14 @@ def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np
 def graduate_utility(net_income: np.ndarray, distance_km: np.ndarray, same_province: np.ndarray,
                      is_home: np.ndarray, is_college: np.ndarray, network_share: np.ndarray, *,
                      beta_income: float, beta_distance: float, beta_same_province: float,
-                     beta_home: float, beta_college: float, beta_network: float) -> np.ndarray:
+                     beta_home: float, beta_college: float, beta_network: float,
+                     distance_offset_km: float = Params.distance_offset_km) -> np.ndarray:
     """Deterministic utility of seeking SO work in each city for a graduate type (home, college).
 
     net_income: expected pay x job chance + subsidies - housing (CNY/year, > 0);
     distance_km from home; network_share: share of the city's SO workers from the same province."""
     return (beta_income * np.log(net_income)
-            - beta_distance * np.log(distance_km + 10.0)
+            - beta_distance * np.log(distance_km + distance_offset_km)
             + beta_same_province * same_province
             + beta_home * is_home
             + beta_college * is_college

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from mesa.discrete_space import FixedAgent
 
+QUARTERS_PER_YEAR = 4  # one model step is one quarter
+
 
 class CityAgent(FixedAgent):
     """A city: sets policy, builds park capacity, hosts a labour market."""
@@ -52,9 +54,10 @@ class CityAgent(FixedAgent):
         """Book this quarter's recurring policy costs (apartments, matched national funds)."""
         m, p, i = self.model, self.model.params, self.index
         units = m.lever_intensity[i, m.lever_index["talent_apartments"]]
-        m.ledger.spend[i, m.lever_index["talent_apartments"]] += units * p.apartment_cost_per_unit_year / 4
+        m.ledger.spend[i, m.lever_index["talent_apartments"]] += (units * p.apartment_cost_per_unit_year
+                                                                  / QUARTERS_PER_YEAR)
         if m.is_demo_city[i]:
-            national = p.national_fund_per_demo_city / 4
+            national = p.national_fund_per_demo_city / QUARTERS_PER_YEAR
             m.ledger.national_funds[i] += national
             ratio = m.lever_intensity[i, m.lever_index["matching_funds"]]
             m.ledger.spend[i, m.lever_index["matching_funds"]] += ratio * national

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .params import Params
+
 
 def match_within_cities(seeker_city: np.ndarray, slot_city: np.ndarray, n_cities: int,
                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -34,9 +36,11 @@ def reservation_wage(city_wage: np.ndarray, national_wage: float, level: float,
     return level * national_wage * (np.asarray(city_wage) / national_wage) ** elasticity
 
 
-def tightness(vacancies: np.ndarray, seekers: np.ndarray, cap: float) -> np.ndarray:
-    """Vacancies per job seeker, smoothed by one on both sides and bounded to [1/cap, cap]."""
-    return np.clip((np.asarray(vacancies, float) + 1.0) / (np.asarray(seekers, float) + 1.0), 1.0 / cap, cap)
+def tightness(vacancies: np.ndarray, seekers: np.ndarray, cap: float,
+              smoothing: float = Params.tightness_smoothing) -> np.ndarray:
+    """Vacancies per job seeker, ``smoothing`` added on both sides and bounded to [1/cap, cap]."""
+    return np.clip((np.asarray(vacancies, float) + smoothing) / (np.asarray(seekers, float) + smoothing),
+                   1.0 / cap, cap)
 
 
 def target_wage(reservation: np.ndarray, market_tightness: np.ndarray, elasticity: float) -> np.ndarray:

@@ -9,7 +9,7 @@ Order within a step (see docs/ODD.md, "Process overview and scheduling"):
  2. cities build park seats and pay recurring lever costs
  3. establishments finish set-up; margins are recomputed
  4. exits, shrinking, relocation, expansion and entry (the national seat gap)
- 5. workers age, quit, return home; graduates arrive (third quarter); experienced locals seek
+ 5. workers age, quit, return home; graduates arrive (graduation_quarter); experienced locals seek
  6. matching in each city; long searchers leave; SO wages adjust to tightness
  7. output, tax and policy spending are booked; data are collected
 """
@@ -22,8 +22,8 @@ import numpy as np
 from . import choice, labour_market
 from .city import CityAgent
 from .data import (
-    city_graph, city_wage, haversine_km, load_cities, load_known_entries, load_segments, national_graduates,
-    national_so_employment, national_wage, travel_minutes,
+    LAST_DATA_YEAR, city_graph, city_wage, haversine_km, load_cities, load_known_entries, load_segments,
+    national_graduates, national_so_employment, national_wage, travel_minutes,
 )
 from .firm import FIRM_COLUMNS, FirmAgent, create_firms, remove_firms
 from .graduate import EMPLOYED, SEEKING, WORKER_COLUMNS, WorkerAgent, create_workers, remove_workers
@@ -32,12 +32,16 @@ from .policy import LEVER, FiscalLedger, PolicySchedule
 from .table import Table
 
 STEPS_PER_YEAR = 4
+MONTHS_PER_QUARTER = 3.0
+MONTHS_PER_YEAR = 12.0
+MINUTES_PER_HOUR = 60.0
 #: Age band of "young" staff in the Neijiang park fact (nj_young_share: 18-26).
 YOUNG_MAX_AGE = 26.0
-#: Graduates' ages at entry (vocational college and university leavers).
-GRADUATE_AGE = (20.0, 23.0)
-#: Ages of non-graduate local entrants (returning migrants, career changers).
-EXPERIENCED_AGE = (24.0, 40.0)
+#: Years of the data columns that rents, revenue and graduates grow from
+#: (cities.csv office_rent_2015, segments.csv revenue_per_seat_2020, cities.csv graduates_2021).
+OFFICE_RENT_YEAR = 2015.0
+REVENUE_PER_SEAT_YEAR = 2020.0
+GRADUATES_YEAR = 2021.0
 NEIJIANG, CHENGDU = "Neijiang", "Chengdu"
 CY_HUBS = ("Chengdu", "Chongqing")
 
@@ -168,7 +172,7 @@ class SOModel(mesa.Model):
         self._grow(flows)
         self._workers_age_and_leave()
         self._return_home()
-        if self.quarter == 3:
+        if self.quarter == self.params.graduation_quarter:
             self._graduate_cohort(flows)
         self._experienced_entrants(flows)
         self._match_and_set_wages(flows)
@@ -188,13 +192,14 @@ class SOModel(mesa.Model):
         self.national_wage = national_wage(t, p.wage_growth_shift)
         self.reservation = labour_market.reservation_wage(
             self.city_wage, self.national_wage, p.so_wage_to_city_wage, p.so_wage_city_elasticity)
-        g = p.rent_growth_to_2015 if t < 2015.0 else p.rent_growth_after_2015
-        self.rent = p.so_rent_to_prime * self.rent_2015 * (1.0 + g) ** (t - 2015.0)  # CNY/m2/month
+        g = p.rent_growth_to_2015 if t < OFFICE_RENT_YEAR else p.rent_growth_after_2015
+        self.rent = p.so_rent_to_prime * self.rent_2015 * (1.0 + g) ** (t - OFFICE_RENT_YEAR)  # CNY/m2/month
         # CNY per seat per year, (segments x cities).
-        self.revenue = (self.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - 2020.0)
+        self.revenue = (self.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - REVENUE_PER_SEAT_YEAR)
                         * (self.city_wage / self.national_wage)[None, :] ** p.revenue_wage_elasticity)
         self.seat_demand = national_so_employment(t, p.demand_growth_after_2023) * p.modelled_share
-        w = np.clip((t - p.start_year) / (2023.0 - p.start_year), 0.0, 1.0)
+        # Segment shares and the Chengdu-Chongqing client share move linearly to their last observed values.
+        w = np.clip((t - p.start_year) / (LAST_DATA_YEAR - p.start_year), 0.0, 1.0)
         shares = (1 - w) * self.seg_share_start + w * self.seg_share_2023
         self.segment_share = shares / shares.sum()
         self.cy_share = (1 - w) * p.cy_hub_share_start + w * p.cy_hub_share_end
@@ -202,7 +207,7 @@ class SOModel(mesa.Model):
         self.lever_intensity = self.policy.intensities(t)
         self.park_plan = self.policy.park_seats(t)
         self.is_demo_city = np.nan_to_num(self.demo_year, nan=np.inf) <= t
-        self.graduates_now = self.graduates_2021 * national_graduates(t) / national_graduates(2021.0)
+        self.graduates_now = self.graduates_2021 * national_graduates(t) / national_graduates(GRADUATES_YEAR)
 
     def lever(self, name: str) -> np.ndarray:
         """Intensity of lever ``name`` in force in every city this quarter."""
@@ -235,10 +240,10 @@ class SOModel(mesa.Model):
         city = ft.city[firm_of].astype(np.int64)
         home = self._draw_homes(city, p.graduate_local_share)
         wr = create_workers(self, n, city=city, home=home, college=city,
-                            age=rng.uniform(GRADUATE_AGE[0], 35.0, n), state=EMPLOYED,
+                            age=rng.uniform(p.graduate_age_min, p.initial_workforce_age_max, n), state=EMPLOYED,
                             firm=firm_of, ever_employed=True)
         ft.employees[:] = np.bincount(self.workers_table.firm[wr], minlength=ft.size)[: ft.size] if n else 0
-        self.job_rate = np.where(seats_now > 0, 0.5, 0.0)
+        self.job_rate = np.where(seats_now > 0, p.initial_job_rate, 0.0)
 
     def _draw_sizes(self, n: int) -> np.ndarray:
         """Log-normal establishment sizes with the configured mean (persons)."""
@@ -256,8 +261,9 @@ class SOModel(mesa.Model):
 
     def _draw_homes(self, college: np.ndarray, local_share: float) -> np.ndarray:
         """Hometowns of people studying in ``college`` cities: the city itself with
-        ``local_share``, else another city weighted by population, tripled within the province."""
-        w = self.population[None, :] * (1.0 + 2.0 * self.same_province)
+        ``local_share``, else another city weighted by population, x (1 + ``hometown_province_boost``)
+        within the province."""
+        w = self.population[None, :] * (1.0 + self.params.hometown_province_boost * self.same_province)
         np.fill_diagonal(w, 0.0)
         probs = w / w.sum(axis=1, keepdims=True)
         other = choice.sample_choices(probs, college, self.rng)
@@ -279,7 +285,7 @@ class SOModel(mesa.Model):
         if parent is None:
             parent = np.arange(self.next_parent, self.next_parent + n)
             self.next_parent += n
-        lag_q = np.ceil(self._setup_months()[city] / 3.0).astype(np.int64)
+        lag_q = np.ceil(self._setup_months()[city] / MONTHS_PER_QUARTER).astype(np.int64)
         rows = create_firms(
             self, n, city=city, segment=segment, hub=hub, parent=parent, seats=seats,
             round_offset=self.rng.random(n), operating=operating,
@@ -359,7 +365,7 @@ class SOModel(mesa.Model):
         """(segments x cities) expected profit margin of a seat; entrants also weigh
         relocation grants and, outside turnkey parks, their own fit-out cost."""
         p = self.params
-        rent_year = self.rent * p.office_m2_per_seat * 12.0 * (1.0 - self.lever("rent_relief"))
+        rent_year = self.rent * p.office_m2_per_seat * MONTHS_PER_YEAR * (1.0 - self.lever("rent_relief"))
         hires_per_seat_year = p.quit_rate * STEPS_PER_YEAR
         subsidy = self._fund_per_seat() + self.lever("training_subsidy") * hires_per_seat_year
         if entrant:
@@ -431,18 +437,18 @@ class SOModel(mesa.Model):
         rows = ft.rows()
         n_firms = np.bincount(ft.city[rows], minlength=self.n_cities)
         seats = self._seats_by_city(rows)
-        room = (self.market_capacity + self.park_seats - seats) >= 0.5 * size
+        room = (self.market_capacity + self.park_seats - seats) >= p.entry_min_room_share * size
         vacancies = np.maximum(seats - self.city_state.get("employment", np.zeros(self.n_cities)), 0.0)
         talent = (p.so_interest_share * self.graduates_now + self.city_state.get("seekers", 0.0)
                   + p.experienced_entry_rate * self.population * STEPS_PER_YEAR)
-        fill = np.clip(talent / (vacancies + size), 1e-3, 1.0)
+        fill = talent / (vacancies + size)  # floored and capped in firm_location_utility
         hubs = np.flatnonzero(self.hub_weight > 0)
-        hub_hours = self.travel[hubs, :] / 60.0  # hubs x cities
+        hub_hours = self.travel[hubs, :] / MINUTES_PER_HOUR  # hubs x cities
         u = choice.firm_location_utility(
             margins[:, None, :], n_firms[None, None, :], fill[None, None, :], hub_hours[None, :, :],
             self._setup_months()[None, None, :], room[None, None, :], self.urban_population[None, None, :],
             beta_margin=p.beta_margin, beta_city_size=p.beta_city_size, beta_agglomeration=p.beta_agglomeration, beta_talent=p.beta_talent,
-            beta_hub=p.beta_hub, beta_setup=p.beta_setup)
+            beta_hub=p.beta_hub, beta_setup=p.beta_setup, min_fill_rate=p.min_entry_fill_rate)
         return u, hubs
 
     def _relocate(self, flows) -> None:
@@ -471,7 +477,7 @@ class SOModel(mesa.Model):
         self._release_workers(movers)
         ft.city[movers] = dest
         ft.operating[movers] = False
-        ft.ready_step[movers] = self.steps + np.ceil(self._setup_months()[dest] / 3.0).astype(np.int64)
+        ft.ready_step[movers] = self.steps + np.ceil(self._setup_months()[dest] / MONTHS_PER_QUARTER).astype(np.int64)
         ft.low_quarters[movers] = 0
         ft.in_park[movers] = False
         self._take_park_seats(movers)
@@ -572,7 +578,7 @@ class SOModel(mesa.Model):
         away = rows[(wt.home[rows] != wt.city[rows])]
         if len(away) == 0:
             return
-        hazard = p.return_home_rate * np.minimum(1.0, 2.0 * self.job_rate[wt.home[away]])
+        hazard = p.return_home_rate * np.minimum(1.0, p.return_home_job_rate_gain * self.job_rate[wt.home[away]])
         movers = away[self.rng.random(len(away)) < hazard]
         f = wt.firm[movers]
         np.subtract.at(ft.employees, f[f >= 0], 1)
@@ -589,7 +595,7 @@ class SOModel(mesa.Model):
         young = np.maximum(self.city_state.get("young_workers", np.zeros(self.n_cities)), 1.0)
         coverage = np.minimum(1.0, self.lever("talent_apartments") / young)
         housing = p.housing_share_of_wage * self.city_wage * (1.0 - coverage * p.apartment_rent_discount)
-        return np.maximum(pay - housing, 0.05 * self.so_wage)
+        return np.maximum(pay - housing, p.net_income_floor_share * self.so_wage)
 
     def _network_share(self) -> np.ndarray:
         """(provinces x cities) share of each city's SO workers whose home is in the province."""
@@ -605,7 +611,8 @@ class SOModel(mesa.Model):
         the last option is not seeking SO work at all."""
         p, C = self.params, self.n_cities
         net = self.expected_net_income()
-        net_out = np.maximum(self.reservation - p.housing_share_of_wage * self.city_wage, 0.05 * self.reservation)
+        net_out = np.maximum(self.reservation - p.housing_share_of_wage * self.city_wage,
+                             p.net_income_floor_share * self.reservation)
         home = np.arange(C)[:, None, None]
         college = np.arange(C)[None, :, None]
         city = np.arange(C)[None, None, :]
@@ -615,7 +622,7 @@ class SOModel(mesa.Model):
             self._network_share()[self.province[home], city],
             beta_income=p.beta_income, beta_distance=p.beta_distance,
             beta_same_province=p.beta_same_province, beta_home=p.beta_home,
-            beta_college=p.beta_college, beta_network=p.beta_network)
+            beta_college=p.beta_college, beta_network=p.beta_network, distance_offset_km=p.distance_offset_km)
         outside = p.beta_income * np.log(net_out)[None, :, None] + p.outside_option_utility
         u = np.concatenate([u, np.broadcast_to(outside, (C, C, 1))], axis=2)
         return choice.logit_probabilities(u, axis=2)
@@ -632,16 +639,17 @@ class SOModel(mesa.Model):
         k = int(seek.sum())
         flows["graduate_seekers"] += np.bincount(dest[seek], minlength=C) * self.scale
         create_workers(self, k, city=dest[seek], home=home[seek], college=college[seek],
-                       age=rng.uniform(*GRADUATE_AGE, k), state=SEEKING)
+                       age=rng.uniform(p.graduate_age_min, p.graduate_age_max, k), state=SEEKING)
 
     def _experienced_entrants(self, flows) -> None:
         p, rng = self.params, self.rng
-        persons = p.experienced_entry_rate * self.population * np.minimum(1.0, 2.0 * self.job_rate)
+        prospects = np.minimum(1.0, p.experienced_entry_job_rate_gain * self.job_rate)
+        persons = p.experienced_entry_rate * self.population * prospects
         n = choice.stochastic_round(persons / self.scale, rng)
         city = np.repeat(np.arange(self.n_cities), n)
         flows["experienced_seekers"] += n * self.scale
         create_workers(self, len(city), city=city, home=city, college=-1,
-                       age=rng.uniform(*EXPERIENCED_AGE, len(city)), state=SEEKING)
+                       age=rng.uniform(p.experienced_age_min, p.experienced_age_max, len(city)), state=SEEKING)
 
     # ------------------------------------------------------------------------------
     # labour market
@@ -672,7 +680,7 @@ class SOModel(mesa.Model):
         self.ledger.book("talent_subsidy", hires_c * self.lever("talent_subsidy"))
         self.ledger.book("training_subsidy", grad_hires_c * self.lever("training_subsidy"))
         rate = np.where(seek_c > 0, (hires_c / self.scale) / np.maximum(seek_c, 1), np.where(vac_c > 0, 1.0, 0.0))
-        self.job_rate = 0.5 * self.job_rate + 0.5 * rate
+        self.job_rate = p.job_rate_memory * self.job_rate + (1.0 - p.job_rate_memory) * rate
 
         # Seekers still without a job: one more quarter of search, or give up.
         still = np.setdiff1d(seekers, hired, assume_unique=True)
@@ -680,7 +688,8 @@ class SOModel(mesa.Model):
         self._drop_workers(still[wt.search_quarters[still] >= p.search_quarters])
 
         # Wages move towards reservation pay scaled by how tight the market was.
-        theta = labour_market.tightness(vac_c * self.scale, seek_c * self.scale, p.max_tightness)
+        theta = labour_market.tightness(vac_c * self.scale, seek_c * self.scale, p.max_tightness,
+                                        smoothing=p.tightness_smoothing)
         has_so = np.bincount(ft.city[op], minlength=C) > 0
         theta = np.where(has_so, theta, 1.0)
         target = labour_market.target_wage(self.reservation, theta, p.wage_tightness_elasticity)
@@ -702,7 +711,7 @@ class SOModel(mesa.Model):
         flows["output_cny"] += output
         self.ledger.tax += output * p.tax_rate_on_output * p.local_tax_share
         op_seats = np.bincount(ft.city[op], weights=ft.seats[op], minlength=C)
-        rent_waived = self.rent * p.office_m2_per_seat * 3.0 * self.lever("rent_relief") * op_seats
+        rent_waived = self.rent * p.office_m2_per_seat * MONTHS_PER_QUARTER * self.lever("rent_relief") * op_seats
         self.ledger.book("rent_relief", rent_waived)
 
     # ------------------------------------------------------------------------------

@@ -111,6 +111,12 @@ class Params:
     literature (agglomeration attracts entry). Calibrated."""
     beta_talent: float = 1.0
     """Firm location logit: weight on ln(expected vacancy fill rate). Calibrated."""
+    min_entry_fill_rate: float = 1e-3
+    """Floor of the expected vacancy fill rate in the firm location logit (0-1), so that a city
+    with no talent in sight gets a large penalty rather than ln(0). Assumption."""
+    entry_min_room_share: float = 0.5
+    """Free office seats (market plus park) a city needs to enter a firm's location choice set, as a
+    share of the establishment's size (dimensionless). Assumption."""
     beta_city_size: float = 1.0
     """Firm location logit: weight on ln(urban population). 1 means sites are offered in proportion to
     city size, the usual correction in conditional-logit location models (dimensionless)."""
@@ -178,6 +184,9 @@ class Params:
     """Share of the gap to the target SO wage closed each quarter (1/quarter). Calibrated."""
     max_tightness: float = 4.0
     """Cap on tightness used in wage setting (dimensionless), to avoid runaway wages in empty markets."""
+    tightness_smoothing: float = 1.0
+    """Added to both vacancies and seekers before taking their ratio in wage setting (persons), so an
+    empty market has tightness 1. Assumption."""
     quit_rate: float = 0.04
     """Quarterly rate at which SO workers leave the industry (1/quarter). Source: call-centre turnover
     of 20-30% a year (industry surveys), assumption."""
@@ -187,6 +196,16 @@ class Params:
     """Quarters an unmatched job seeker keeps searching before leaving the SO labour market."""
     return_home_rate: float = 0.015
     """Quarterly chance an employed worker away from home moves back and seeks SO work there."""
+    return_home_job_rate_gain: float = 2.0
+    """The return-home chance is ``return_home_rate`` x min(1, this x the home city's smoothed job-finding
+    rate) (dimensionless; 2: the full rate once half of the seekers there find a job in a quarter).
+    Assumption."""
+    initial_job_rate: float = 0.5
+    """Smoothed job-finding rate of seekers at start in cities with SO seats (1/quarter; 0 elsewhere).
+    Assumption."""
+    job_rate_memory: float = 0.5
+    """Weight of last quarter's smoothed job-finding rate in this quarter's; the rest is this
+    quarter's hires per seeker (0-1, exponential smoothing). Assumption."""
 
     # --- graduates and other entrants -----------------------------------------
     so_interest_share: float = 0.5
@@ -194,15 +213,38 @@ class Params:
     graduate_local_share: float = 0.7
     """Share of a college's graduates whose home is the college city (0-1). Source: assumption;
     Huang, Xing and Cui (IZA DP 12462): graduates prefer home and their college city."""
+    hometown_province_boost: float = 2.0
+    """Hometowns of the other graduates are drawn by city population x (1 + this) within the
+    college's province, x 1 outside it (dimensionless; 2 triples in-province cities). Assumption."""
+    graduation_quarter: int = 3
+    """Quarter of the year in which graduate cohorts enter the SO labour market (1-4). Source: Chinese
+    colleges graduate in June-July."""
+    graduate_age_min: float = 20.0
+    """Youngest graduate at entry (years): vocational college leavers. Assumption."""
+    graduate_age_max: float = 23.0
+    """Oldest graduate at entry (years): university leavers; ages are uniform in between. Assumption."""
+    initial_workforce_age_max: float = 35.0
+    """Oldest SO worker of the 2005 workforce (years); ages are uniform from ``graduate_age_min``.
+    Assumption."""
     experienced_entry_rate: float = 5.0e-5
     """Quarterly SO job seekers from the non-graduate local labour force, per resident (1/quarter).
     Gives the older staff (park staff 42% over 26, fact nj_young_share). Calibrated."""
+    experienced_entry_job_rate_gain: float = 2.0
+    """Experienced entry is ``experienced_entry_rate`` x min(1, this x the city's smoothed job-finding
+    rate) (dimensionless; 2: the full rate once half of the seekers find a job in a quarter). Assumption."""
+    experienced_age_min: float = 24.0
+    """Youngest non-graduate local entrant (years): returning migrants, career changers. Assumption."""
+    experienced_age_max: float = 40.0
+    """Oldest non-graduate local entrant (years); ages are uniform in between. Assumption."""
     beta_income: float = 1.5
     """Graduate logit: weight on ln(expected net income). Calibrated; the distance weight below
     is tied to it by the IZA DP 7160 ratio (10% farther needs ~15% more income)."""
     beta_distance: float = 0.6
-    """Graduate logit: weight on -ln(km from home + 10). Prior: Liu, Zhuo and Wang (2020): 0.23-0.29 for
+    """Graduate logit: weight on -ln(km from home + ``distance_offset_km``). Prior: Liu, Zhuo and Wang (2020): 0.23-0.29 for
     onward migrants; hand-fitted higher for graduates (Neijiang park staff >80% local, fact nj_local_share)."""
+    distance_offset_km: float = 10.0
+    """Added to the distance from home in the graduate logit's -ln(km + offset) term (km), so the home
+    city (0 km) has a finite utility. Assumption."""
     beta_same_province: float = 0.36
     """Graduate logit: bonus for a city in the home province. Source: Liu, Zhuo and Wang (2020): 0.34-0.38."""
     beta_home: float = 2.5
@@ -217,6 +259,9 @@ class Params:
     housing_share_of_wage: float = 0.25
     """Monthly housing cost of a young worker as a share of the city's average monthly wage.
     Assumption (shared rooms near parks)."""
+    net_income_floor_share: float = 0.05
+    """Lowest net income (after housing) in the graduate logit, as a share of the city's SO wage, or of
+    reservation pay for the outside option (0-1); keeps ln(net income) finite. Assumption."""
 
     # --- fiscal ----------------------------------------------------------------
     tax_rate_on_output: float = 0.078
@@ -308,6 +353,12 @@ RANGES: dict[str, tuple[float, float]] = {
     "office_build_rate": (0, 1), "office_build_occupancy": (0, 1), "office_headroom_start": (1, 10),
     "staffed_share_start": (0, 1), "max_expansion_rate": (0, 1), "expansion_fill_threshold": (0, 1),
     "max_shrink_rate": (0, 1),
+    "min_entry_fill_rate": (1e-9, 1), "entry_min_room_share": (0, 10), "tightness_smoothing": (0.01, 1e5),
+    "return_home_job_rate_gain": (0, 100), "initial_job_rate": (0, 1), "job_rate_memory": (0, 1),
+    "hometown_province_boost": (0, 100), "graduation_quarter": (1, 4), "graduate_age_min": (15, 40),
+    "graduate_age_max": (15, 40), "initial_workforce_age_max": (15, 70),
+    "experienced_entry_job_rate_gain": (0, 100), "experienced_age_min": (15, 70), "experienced_age_max": (15, 70),
+    "distance_offset_km": (0.1, 1000), "net_income_floor_share": (1e-6, 1),
 }
 
 FIELD_TYPES: dict[str, type] = {f.name: (int if f.type in ("int", int) else float)
@@ -389,6 +440,10 @@ def _validated(p: Params) -> Params:
         _coerce(name, getattr(p, name))
     if p.end_year <= p.start_year:
         raise InputError(f"end_year: {p.end_year} must be after start_year {p.start_year}")
+    for lo, hi in (("graduate_age_min", "graduate_age_max"), ("graduate_age_min", "initial_workforce_age_max"),
+                   ("experienced_age_min", "experienced_age_max")):
+        if getattr(p, hi) < getattr(p, lo):
+            raise InputError(f"{hi}: {getattr(p, hi)} must not be below {lo} {getattr(p, lo)}")
     return p
 
 
