@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -91,14 +90,26 @@ def simulate_targets(theta: dict[str, float], base: Params, targets: list[Target
     return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else math.nan) for k, v in df.items()}
 
 
+def from_unit(unit: dict[str, float], priors: dict[str, list[float]]) -> dict[str, float]:
+    """Parameter values from their positions in the unit cube of the (uniform) priors."""
+    return {k: priors[k][0] + float(u) * (priors[k][1] - priors[k][0]) for k, u in unit.items()}
+
+
 class _Model:
-    """Picklable pyabc model: parameter dict -> mean target values."""
+    """Picklable pyabc model: position in the prior's unit cube -> mean target values.
 
-    def __init__(self, base: Params, targets: list[Target], n_seeds: int, root_seed: int):
+    ABC-SMC runs on the unit cube so that its Gaussian perturbation kernel is well conditioned:
+    on the raw scales (a rate of 1e-4 beside a logit weight of 3) the kernel's density underflows
+    to zero and the importance weights break down."""
+
+    def __init__(self, base: Params, targets: list[Target], n_seeds: int, root_seed: int,
+                 priors: dict[str, list[float]]):
         self.base, self.targets, self.n_seeds, self.root_seed = base, targets, n_seeds, root_seed
+        self.priors = priors
 
-    def __call__(self, theta) -> dict[str, float]:
-        return simulate_targets(dict(theta), self.base, self.targets, self.n_seeds, self.root_seed)
+    def __call__(self, unit) -> dict[str, float]:
+        theta = from_unit(dict(unit), self.priors)
+        return simulate_targets(theta, self.base, self.targets, self.n_seeds, self.root_seed)
 
 
 class _Distance:
@@ -119,9 +130,10 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
               write: Path | None = CALIBRATED, posterior_copy: Path | None = POSTERIOR,
               priors: dict[str, list[float]] | None = None,
               targets: list[Target] | None = None) -> dict[str, Any]:
-    """Run (or continue) ABC-SMC; write the outputs; return the summary (also calibration.json)."""
+    """Run (or continue) ABC-SMC; write the outputs; return the summary (also calibration.json).
+    ``client``: a Dask client to simulate on, or None to simulate in this process."""
     import pyabc
-    from pyabc.sampler import DaskDistributedSampler
+    from pyabc.sampler import DaskDistributedSampler, SingleCoreSampler
 
     settings = load_settings(targets_path)
     targets = targets if targets is not None else load_targets(targets_path)
@@ -141,13 +153,13 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     logging.getLogger("pyabc").setLevel(logging.WARNING)
     np.random.seed(root_seed)  # pyabc draws its proposals from numpy's global generator
 
-    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", lo, hi - lo) for k, (lo, hi) in priors.items()})
-    sampler = DaskDistributedSampler(dask_client=client, batch_size=1)
-    abc = pyabc.ABCSMC(_Model(base, targets, seeds, root_seed), prior, _Distance(targets),
+    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", 0.0, 1.0) for k in priors})
+    # On Dask, particles are accepted in the order they finish, so a calibration is reproducible
+    # only in distribution; without a client it runs in this process and is exactly reproducible.
+    sampler = DaskDistributedSampler(dask_client=client, batch_size=1) if client is not None else SingleCoreSampler()
+    abc = pyabc.ABCSMC(_Model(base, targets, seeds, root_seed, priors), prior, _Distance(targets),
                        population_size=population, sampler=sampler)
     observed = {t.id: t.centre for t in targets}
-    t0 = time.perf_counter()
-    previous = _read_json(out / "calibration.json")
     if db.exists():
         abc.load(f"sqlite:///{db}", 1)
         done = abc.history.max_t + 1
@@ -158,11 +170,14 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     if todo > 0:
         abc.run(max_nr_populations=todo)
     history = abc.history
-    seconds = time.perf_counter() - t0 + float(previous.get("wall_time_s", 0.0) if resume else 0.0)
+    # Wall time of the finished generations as pyabc recorded them, so that it survives
+    # interruptions and resumes.
+    seconds = float(history.get_all_populations()["wall_time"].sum())
 
     pops = []
     for t in range(history.max_t + 1):
         df, w = history.get_distribution(m=0, t=t)
+        df = df.assign(**{k: priors[k][0] + df[k] * (priors[k][1] - priors[k][0]) for k in priors})
         pops.append(df.assign(weight=w, generation=t).reset_index(drop=True))
     populations = pd.concat(pops, ignore_index=True)
     populations.to_csv(out / "populations.csv", index=False, float_format="%.6g")
@@ -195,13 +210,6 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     x, w = x[order], w[order]
     cw = np.cumsum(w) / w.sum()
     return float(x[min(np.searchsorted(cw, q), len(x) - 1)])
-
-
-def _read_json(p: Path) -> dict[str, Any]:
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _provenance() -> dict[str, Any]:
