@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from .targets import TARGETS_FILE, Target, distance, evaluate, load_targets
 EXPERIMENTS = TARGETS_FILE.parent
 CALIBRATED = EXPERIMENTS / "calibrated.toml"
 POSTERIOR = EXPERIMENTS / "posterior.csv"
+CONVERGENCE_PNG = EXPERIMENTS.parent / "docs" / "img" / "calibration_convergence.png"
 
 
 # ---------------------------------------------------------------------------------------
@@ -196,7 +198,9 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
         "seeds_per_particle": seeds, "root_seed": root_seed, "particles_simulated": sims,
         "model_runs": sims * seeds, "wall_time_s": round(seconds, 1),
         "epsilons": [float(e) for e in pops_info["epsilon"].tolist() if np.isfinite(e)],
-        "estimate": estimate, "interval_90": intervals, **_provenance(),
+        "estimate": estimate, "interval_90": intervals,
+        "effective_sample_size": float(1.0 / np.sum((final["weight"] / final["weight"].sum()) ** 2)),
+        **_provenance(),
     }
     (out / "calibration.json").write_text(json.dumps(summary, indent=2, default=float))
     plot_convergence(populations, pops_info, priors, out / "convergence.png")
@@ -334,5 +338,9 @@ def run_cli(args: argparse.Namespace) -> int:
     for k, v in s["estimate"].items():
         lo, hi = s["interval_90"][k]
         print(f"  {k:28s} {v:.4g}   (90%: {lo:.4g} to {hi:.4g})")
+    if Path(args.write).resolve() == CALIBRATED.resolve():
+        # The committed estimate carries its convergence plot and summary into the docs.
+        shutil.copy(Path(args.out) / "convergence.png", CONVERGENCE_PNG)
+        shutil.copy(Path(args.out) / "calibration.json", EXPERIMENTS / "calibration.json")
     print(f"wrote {args.write} and {args.out}/posterior.csv, convergence.png, calibration.json")
     return 0

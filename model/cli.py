@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -117,9 +118,20 @@ def cmd_params(args) -> int:
 def cmd_serve(args) -> int:
     from .serve import serve
 
+    import socket
+
+    from .params import load_scenario
+
     path = resolve_scenario(args.scenario)
     if not 1 <= args.port <= 65535:
         raise InputError(f"--port: {args.port} is out of range (allowed 1 to 65535)")
+    if path:
+        load_scenario(path)  # a bad scenario fails here, in one line, not inside the server
+    with socket.socket() as probe:
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as e:
+            raise InputError(f"--port: cannot listen on {args.host}:{args.port} ({e.strerror})") from None
     return serve(str(path) if path else None, args.host, args.port)
 
 
@@ -185,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("outsourcing-abm: interrupted; finished results are kept, nothing half-written\n")
         return 130
+    except Exception as e:  # noqa: BLE001 - one line for the user; OABM_DEBUG=1 shows the traceback
+        if os.environ.get("OABM_DEBUG"):
+            raise
+        msg = " ".join(f"{type(e).__name__}: {e}".split())
+        sys.stderr.write(f"outsourcing-abm: error: {msg} (set OABM_DEBUG=1 for the traceback)\n")
+        return 1
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,14 @@ def posterior_draws(path: Path, n: int, seed: int) -> pd.DataFrame:
     post = pd.read_csv(path)
     if "weight" not in post.columns or len(post) == 0:
         raise InputError(f"--posterior: {path} has no weight column or no rows")
-    w = post["weight"].to_numpy(dtype=float)
+    from .params import RANGES
+
+    unknown = [c for c in post.columns if c != "weight" and c not in RANGES]
+    if unknown:
+        raise InputError(f"--posterior: column {unknown[0]!r} is not a model parameter (see `outsourcing-abm params`)")
+    w = pd.to_numeric(post["weight"], errors="coerce").to_numpy(dtype=float)
+    if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+        raise InputError(f"--posterior: weights in {path} must be finite, non-negative and not all zero")
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(post), size=n, replace=True, p=w / w.sum())
     return post.drop(columns="weight").iloc[idx].reset_index(drop=True)
@@ -107,15 +113,17 @@ def run_cli(args: argparse.Namespace) -> int:
 
     if args.draws < 1:
         raise InputError(f"--draws: expected a whole number of at least 1, got {args.draws}")
-    scenario = Path(args.scenario)
-    if not scenario.is_file():
-        raise InputError(f"scenario: file not found: {scenario}")
+    from .cli import resolve_scenario
+
+    scenario = resolve_scenario(args.scenario)
+    if args.root_seed < 0:
+        raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
     base = load_scenario(scenario, args.overrides)
     if base.end_year < LAST_YEAR:
         raise InputError(f"end_year: the forecast runs to {LAST_YEAR}, got {base.end_year}")
     draws = posterior_draws(Path(args.posterior), args.draws, args.root_seed)
     seeds = seeds_from(args.root_seed, args.draws * args.seeds)
-    jobs = [(replace(base, **{k: float(v) for k, v in row.items()}), seeds[i * args.seeds + j])
+    jobs = [(base.replace(**{k: float(v) for k, v in row.items()}), seeds[i * args.seeds + j])
             for i, row in draws.iterrows() for j in range(args.seeds)]
     client, cluster = connect_from(args)
     try:

@@ -153,11 +153,15 @@ def check_writable(out: Path) -> None:
     """Fail early (InputError) if ``out`` cannot be created or written."""
     from .errors import InputError
 
-    parent = out if out.exists() else out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").exists():
+        # A finished run replaces an earlier run folder whole; never a folder of other files.
+        raise InputError(f"--out: {out} holds other files (no run.json); choose a new or empty folder")
+    # The run is written next to ``out`` and renamed into place, so the parent must be writable.
+    parent = out.resolve().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     try:  # the only reliable test (root passes os.access everywhere): create and remove a folder
         os.rmdir(tempfile.mkdtemp(prefix=".oabm-write-test.", dir=parent))
     except OSError:

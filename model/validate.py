@@ -142,10 +142,32 @@ def write_report(summary: pd.DataFrame, doc: Path, *, scenario: Path, seeds: int
         lines.append(f"- `{r['id']}` ({r['fact']}): {failure_reason(r)}. Band: {r['why']}")
     lines += ["", "## Figures", ""]
     lines += [f"![{f}](img/{f})" for f in figures]
+    lines += _calibration_section(calibrated.parent / "calibration.json")
     lines += ["", "## Tolerance bands", ""]
     lines += [f"- `{r['id']}`: {r['why']}" for _, r in summary.iterrows()]
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text("\n".join(lines) + "\n")
+
+
+def _calibration_section(path: Path) -> list[str]:
+    """How the committed calibrated.toml was estimated (experiments/calibration.json)."""
+    try:
+        c = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ["", "## Calibration", "", "No calibration record (experiments/calibration.json) found."]
+    lines = ["", "## Calibration", "",
+             f"ABC-SMC (pyabc) on Dask: {c['population']} particles, {c['generations']} generations after the prior, "
+             f"{c['seeds_per_particle']} seeds per particle, {c['model_runs']} model runs in {c['wall_time_s']:.0f} s "
+             f"(commit {c.get('git_commit', '?')}); effective sample size of the final population "
+             f"{c.get('effective_sample_size', float('nan')):.1f}; tolerance per generation: "
+             + ", ".join(f"{e:.3g}" for e in c["epsilons"]) + f". Fixed for speed: {c.get('fixed', {})}.",
+             "", "| parameter | prior | estimate (weighted median) | 90% posterior interval |", "|---|---|---|---|"]
+    for k, v in c["estimate"].items():
+        lo, hi = c["interval_90"][k]
+        plo, phi = c["priors"][k]
+        lines.append(f"| `{k}` | {plo:g} to {phi:g} | {v:.4g} | {lo:.4g} to {hi:.4g} |")
+    lines += ["", "![calibration convergence](img/calibration_convergence.png)"]
+    return lines
 
 
 def _band(ax, df: pd.DataFrame, col: str, label: str | None = None, color: str = "#444", scale: float = 1.0):
@@ -277,9 +299,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    scenario = Path(args.scenario)
-    if not scenario.is_file():
-        raise InputError(f"scenario: file not found: {scenario}")
+    from .cli import resolve_scenario
+
+    scenario = resolve_scenario(args.scenario)
+    if args.root_seed < 0:
+        raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
     load_targets(args.targets)
     load_scenario(scenario, args.overrides)
     client, cluster = connect_from(args)

@@ -4,7 +4,7 @@ One server (`outsourcing-abm serve experiments/baseline.toml` on a free loopback
 the module; every test opens its own browser context (= its own Solara session and model).
 Every request each page makes is routed through a recorder: anything not addressed to
 127.0.0.1 is aborted and fails the test, as do uncaught page errors and HTTP errors.
-Screenshots go to results/browser/ (printed); the later-year one is also docs/img/app.png.
+Screenshots go to results/browser/ (printed); with OABM_UPDATE_SCREENSHOT=1 the later-year one also replaces docs/img/app.png.
 """
 
 from __future__ import annotations

@@ -103,3 +103,37 @@ def test_unwritable_output_folder(tmp_path):
     # /proc is not writable even for root.
     r = cli("run", "baseline", "--out", "/proc/outsourcing-abm-test", *FAST)
     assert_one_line_error(r, "--out", "not writable")
+
+
+def test_output_folder_of_other_files_is_never_replaced(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    r = cli("run", "baseline", "--out", str(tmp_path), *FAST)
+    assert_one_line_error(r, "--out", "other files")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_rerun_replaces_an_earlier_run_folder(tmp_path):
+    out = tmp_path / "run"
+    for seed in ("1", "2"):
+        r = cli("run", "baseline", "--seed", seed, "--out", str(out), *FAST, "--no-figures")
+        assert r.returncode == 0, r.stderr
+    assert json.loads((out / "run.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folder left behind
+
+
+def test_serve_checks_scenario_and_port_before_starting(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("modelled_share = 7\n")
+    assert_one_line_error(cli("serve", str(bad), "--port", "8999"), "modelled_share")
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert_one_line_error(cli("serve", "baseline", "--port", str(port)), "--port", "cannot listen")
+
+
+@pytest.mark.parametrize("cmd", ["validate", "forecast"])
+def test_negative_root_seed_is_one_line_error(cmd):
+    assert_one_line_error(cli(cmd, "--root-seed", "-1"), "--root-seed")

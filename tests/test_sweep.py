@@ -240,10 +240,8 @@ def test_outputs_are_tidy_and_recorded(reference):
                                   check_dtype=False)
 
 
-@pytest.mark.cluster
-def test_kill_midway_then_resume_matches_one_worker(reference, small_design, tmp_path):
-    out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "model", "sweep", str(small_design), "--out", str(out), "--workers", "2", "--quiet"]
+def kill_midway(cmd: list[str], out: Path) -> set[str]:
+    """Start a sweep, SIGKILL its process group once two runs are recorded; the finished run ids."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
@@ -251,15 +249,23 @@ def test_kill_midway_then_resume_matches_one_worker(reference, small_design, tmp
         while len(manifest_ok(out)) < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         assert proc.poll() is None, "the sweep finished before it could be killed"
-        os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its Dask workers, without warning
+        os.killpg(proc.pid, signal.SIGKILL)  # the sweep (and local Dask workers), without warning
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-    done_before = {e["run_id"] for e in manifest_ok(out)}
-    assert 2 <= len(done_before) < 16
+    done = {e["run_id"] for e in manifest_ok(out)}
+    assert 2 <= len(done) < 16
     assert not (out / "runs.parquet").exists()
+    return done
+
+
+@pytest.mark.cluster
+def test_kill_midway_then_resume_matches_one_worker(reference, small_design, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "model", "sweep", str(small_design), "--out", str(out), "--workers", "2", "--quiet"]
+    done_before = kill_midway(cmd, out)
 
     r = cli("sweep", str(small_design), "--out", str(out), "--workers", "2", "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
@@ -308,8 +314,15 @@ def test_separate_scheduler_and_workers_match_one_worker(reference, small_design
                     raise
                 time.sleep(0.5)
         out = tmp_path / "external"
-        r = cli("sweep", str(small_design), "--out", str(out), "--scheduler", addr, "--quiet")
+        # Kill the sweep (its client) midway; the external cluster stays up and the resumed
+        # sweep on it runs only what is missing.
+        done_before = kill_midway([sys.executable, "-m", "model", "sweep", str(small_design), "--out", str(out),
+                                   "--scheduler", addr, "--quiet"], out)
+        r = cli("sweep", str(small_design), "--out", str(out), "--scheduler", addr, "--resume", "--quiet")
         assert r.returncode == 0, r.stderr + "".join(p.read_text() for p in logs.iterdir())
+        assert f"{16 - len(done_before)} run now, {len(done_before)} kept from before" in r.stdout
+        entries = manifest_ok(out)
+        assert len(entries) == 16 and len({e["run_id"] for e in entries}) == 16
         for f in TABLES:
             assert (out / f).read_bytes() == (reference / f).read_bytes(), f
         meta = json.loads((out / "sweep.json").read_text())
