@@ -43,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from model.docs import replace_section  # noqa: E402
+
 SECTION = "## Model speed and memory"
 BASELINE = ROOT / "experiments" / "baseline.toml"
 WARM_END, MEASURE = 2014, (2015, 2020)
@@ -207,17 +209,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def record(path: Path, body: str) -> None:
-    """Replace (or append) this script's section of ``path``; other sections stay as they are."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == SECTION), None)
-    new = [SECTION, ""] + body.rstrip("\n").splitlines()
-    if start is None:
-        out = lines + ([""] if lines and lines[-1].strip() else []) + new
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        out = lines[:start] + new + ([""] if end < len(lines) else []) + lines[end:]
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    replace_section(path, SECTION, body)
 
 
 def fmt_n(n: float) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CHROMIUM_ARGS, find_chromium  # noqa: E402
+from model.docs import replace_section  # noqa: E402
 from model.serve import free_port, start_background, wait_until_up  # noqa: E402
 
 FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-neijiang", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
@@ -107,12 +107,9 @@ def pct(xs, q):
 
 
 def write_section(text: str) -> Path:
+    """``text`` starts with the SECTION heading line."""
     path = ROOT / "docs" / "performance.md"
-    old = path.read_text() if path.exists() else "# Performance\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.M | re.S)
-    new = pattern.sub(lambda _: text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new)
+    replace_section(path, SECTION, text.split("\n", 1)[1].lstrip("\n"))
     return path
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from model.docs import replace_section  # noqa: E402
+
 SECTION = "## Sweeps"
 
 
@@ -103,17 +105,7 @@ def swept(design, out: Path, workers: int) -> tuple[float, float]:
 
 
 def record(path: Path, body: str) -> None:
-    """Replace (or append) the "## Sweeps" section of ``path``; other sections stay as they are."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Performance\n"
-    lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == SECTION), None)
-    new = [SECTION, ""] + body.rstrip("\n").splitlines()
-    if start is None:
-        out = lines + ([""] if lines and lines[-1].strip() else []) + new
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        out = lines[:start] + new + ([""] if end < len(lines) else []) + lines[end:]
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    replace_section(path, SECTION, body)
 
 
 def cpu_model() -> str:

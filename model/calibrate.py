@@ -209,6 +209,23 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     return summary
 
 
+def record_performance(summary: dict[str, Any]) -> None:
+    """The "## Calibration" section of docs/performance.md: wall time and model runs."""
+    from .docs import replace_section
+
+    runs, secs = summary["model_runs"], summary["wall_time_s"]
+    body = (f"Measured by `outsourcing-abm calibrate` (commit {summary.get('git_commit', '?')}, "
+            f"Python {summary.get('python', '?')} on this machine's 2 cores, LocalCluster of 2 workers): "
+            f"ABC-SMC with {summary['population']} particles, {summary['generations']} generations after the prior, "
+            f"{summary['seeds_per_particle']} seeds per particle, at {summary['fixed']}.\n\n"
+            f"| measure | value |\n|---|---|\n"
+            f"| model runs | {runs} |\n| wall time | {secs:.0f} s ({secs / 60:.1f} min) |\n"
+            f"| model runs per minute | {60 * runs / max(secs, 1e-9):.0f} |\n"
+            f"| final tolerance (mean squared half-widths) | {summary['epsilons'][-1]:.3g} |\n"
+            f"| effective sample size of the final population | {summary['effective_sample_size']:.1f} |\n")
+    replace_section(EXPERIMENTS.parent / "docs" / "performance.md", "## Calibration", body)
+
+
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     order = np.argsort(x)
     x, w = x[order], w[order]
@@ -342,5 +359,6 @@ def run_cli(args: argparse.Namespace) -> int:
         # The committed estimate carries its convergence plot and summary into the docs.
         shutil.copy(Path(args.out) / "convergence.png", CONVERGENCE_PNG)
         shutil.copy(Path(args.out) / "calibration.json", EXPERIMENTS / "calibration.json")
+        record_performance(s)
     print(f"wrote {args.write} and {args.out}/posterior.csv, convergence.png, calibration.json")
     return 0
