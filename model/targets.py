@@ -44,6 +44,7 @@ class Target:
     base_year: int = 0       # for growth (default: the year before), growth_ratio, first_year_share_rise
     by: float = 0.0          # threshold for first_year_share_rise
     weight: float = 1.0      # weight in the calibration distance (0: validation only)
+    gap: str = ""            # what is known about why the model may miss it (shown when it fails)
 
     @property
     def centre(self) -> float:
@@ -189,5 +190,5 @@ def summarise(targets: list[Target], per_run: pd.DataFrame) -> pd.DataFrame:
                      "high": t.high, "p05": q[0], "median": q[1], "p95": q[2],
                      "defined_runs": len(ok), "runs": len(v), "pass": t.passes(q[1]),
                      "in_band_share": float(np.mean([t.passes(x) for x in v])) if len(v) else 0.0,
-                     "fact": t.fact, "why": t.why, "weight": t.weight})
+                     "fact": t.fact, "why": t.why, "weight": t.weight, "gap": t.gap})
     return pd.DataFrame(rows)

@@ -139,7 +139,8 @@ def write_report(summary: pd.DataFrame, doc: Path, *, scenario: Path, seeds: int
     if failed.empty:
         lines.append("None.")
     for _, r in failed.iterrows():
-        lines.append(f"- `{r['id']}` ({r['fact']}): {failure_reason(r)}. Band: {r['why']}")
+        gap = f" Why the model misses it: {r['gap']}" if r["gap"] else ""
+        lines.append(f"- `{r['id']}` ({r['fact']}): {failure_reason(r)}. Band: {r['why']}{gap}")
     lines += ["", "## Figures", ""]
     lines += [f"![{f}](img/{f})" for f in figures]
     lines += _calibration_section(calibrated.parent / "calibration.json")
