@@ -447,6 +447,12 @@ def build_report(d: Path, doc: Path, command: str = "outsourcing-abm report poli
         if zero:
             L.append(f"Levers whose effect on {y} jobs is not distinguishable from zero at some intensity: "
                      f"{', '.join(f'`{z}`' for z in zero)}.")
+        idle = sorted({lr["lever"] for lr in lever_rows} - {lr["lever"] for lr in lever_rows if lr["eff"]["spend_to_end"] > 0})
+        for lever in idle:
+            why = (f" (matching funds multiply national demonstration-city funds, which {FOCUS} does not receive: "
+                   "it is a provincial SO city from 2021, fact nj_provincial_designation)") if lever == "matching_funds" else ""
+            L.append(f"`{lever}` spends nothing and changes nothing at any intensity: in {FOCUS} it has nothing "
+                     f"to act on{why}.")
         L.append("")
 
     # ---- wage gap -------------------------------------------------------------------
