@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 - The benchmark waits for idle cores before each phase (other load seen: {', '.join(f'{b:.0%}' for b in busy)}); on a shared machine, rerun it if these are high.
 - Tables from 1 and 2 workers byte-identical: {'yes' if same else 'NO'}.
 - Throughput scales with cores as long as a run takes much longer than the per-run overhead (about 0.05 s); very short runs (under a second, e.g. `end_year = 2012`) are dominated by it.
+- Local workers run with glibc's default malloc tuning (`model/sweep.py` unsets the `MALLOC_TRIM_THRESHOLD_` that Dask's nannies set): with it set, the model ran +82% slower inside a worker (measured 2026-11-22), because every large numpy temporary became a fresh mmap. Start external `dask worker`s the same way (docs/cluster.md).
 """
         record(Path(args.doc), body)
         print(f"recorded in {args.doc} ({SECTION})")
