@@ -103,7 +103,6 @@ def test_talent_subsidy_is_paid_per_hire():
         assert m.ledger.spend[m.nj, k] == pytest.approx(hires * 3000)
 
 
-@pytest.mark.slow
 def test_two_scales_agree_within_noise():
     """Outputs are in persons: 100 and 200 persons per agent give the same picture."""
     def outcome(scale, seed):
@@ -122,7 +121,6 @@ def baseline_runs():
     return [simulate(p, s) for s in range(3)]
 
 
-@pytest.mark.slow
 def test_coastal_share_falls_while_inland_gains(baseline_runs):
     for r in baseline_runs:
         ry = r.region_year.pivot(index="year", columns="region", values="employment_share")
@@ -133,25 +131,27 @@ def test_coastal_share_falls_while_inland_gains(baseline_runs):
         emp = r.region_year.pivot(index="year", columns="region", values="employment")
         assert emp.loc[2025, ["central", "western"]].sum() > 5 * emp.loc[2008, ["central", "western"]].sum()
         # ... and after coastal wages have run further ahead of inland ones than in 2005.
-        turn = ry.index[ry["coastal"] < ry.loc[2005, "coastal"] - 0.02].min()
+        # The turn: first year from which the coastal share stays 5 points below its 2005 level
+        # (a sustained fall, not an early dip of a small industry).
+        later_max = ry["coastal"][::-1].cummax()[::-1]
+        turn = ry.index[later_max < ry.loc[2005, "coastal"] - 0.05].min()
         cy = r.city_year
         wage = cy.assign(coastal=cy["region"] == "coastal").groupby(["year", "coastal"])["city_wage_cny"].mean().unstack()
         gap = wage[True] - wage[False]
         assert turn > 2005 and gap.loc[turn] > gap.loc[2005] * 1.2, (turn, gap.loc[[2005, turn]])
 
 
-@pytest.mark.slow
 def test_neijiang_cluster_emerges_and_grows(baseline_runs):
-    # The first establishment is the 2008 known entry (an input fact); the rest must be chosen.
+    # The 2008 known entry (an input fact) makes the first arrival 2008 at the latest; an entrant
+    # may still choose Neijiang earlier. Everything after it must be chosen.
     firsts = [r.metrics["neijiang_first_firm_year"] for r in baseline_runs]
-    assert firsts == [2008] * len(baseline_runs), firsts
+    assert all(2005 < f <= 2008 for f in firsts), firsts
     for r in baseline_runs:
         nj = r.city_year[r.city_year.city == "Neijiang"].set_index("year")
         assert nj.loc[2023, "employment"] > nj.loc[2015, "employment"] > 0
         assert nj.loc[2023, "firms"] >= 10
 
 
-@pytest.mark.slow
 def test_neijiang_chengdu_wage_ratio_near_2021(baseline_runs):
     ratios = [r.metrics["nj_cd_wage_ratio_2021"] for r in baseline_runs]
     assert 0.70 <= np.median(ratios) <= 0.80, ratios

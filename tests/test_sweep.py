@@ -426,7 +426,6 @@ vary = {{ pin_neijiang_wage_ratio = [0.6, 1.0] }}
 """
 
 
-@pytest.mark.slow
 def test_report_policy_reduced(tmp_path):
     design = tmp_path / "study.toml"
     design.write_text(REDUCED_STUDY)
