@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import InputError
-from .sweep import (REPO_ROOT, _Interrupted, add_cluster_arguments, cli_worker_memory, default_workers, error_line,
+from .sweep import (REPO_ROOT, _Interrupted, add_design_arguments, cli_worker_memory, default_workers, error_line,
                     load_design, run_sweep)
 
 FOCUS = "Neijiang"
@@ -550,7 +550,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"study design used when DIR has no results (default: {DEFAULT_DESIGN})")
     parser.add_argument("--doc", default=None, metavar="FILE",
                         help=f"Markdown report to write, figures go to a folder of the same name (default: {DEFAULT_DOC})")
-    add_cluster_arguments(parser)
+    add_design_arguments(parser)
 
 
 def run_cli(args: argparse.Namespace) -> int:

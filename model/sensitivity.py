@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import InputError
-from .sweep import (Design, _Interrupted, _write_json_atomic, add_cluster_arguments, cli_worker_memory,
+from .sweep import (Design, _Interrupted, _write_json_atomic, add_design_arguments, cli_worker_memory,
                     default_workers, error_line, load_design, provenance, run_sweep)
 
 #: Outcomes analysed when the design file names none (the issue's list).
@@ -217,7 +217,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("design", help="design file with [parameters] bounds, e.g. experiments/sensitivity.toml")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: results/sensitivity/<design name>)")
     parser.add_argument("--only", choices=ANALYSES, help="run only the Sobol or only the Morris part")
-    add_cluster_arguments(parser)
+    add_design_arguments(parser)
 
 
 def run_cli(args: argparse.Namespace) -> int:

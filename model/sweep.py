@@ -1159,11 +1159,16 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
                         help="memory limit of each local worker, e.g. 4GB; a worker above 95%% of it is "
                              "restarted (default: 80%% of this machine's memory shared among the workers)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the sweep in --out: run only what is missing or failed")
-    parser.add_argument("--replications", type=int, default=None, metavar="N",
-                        help="replications per design point (default: the design's)")
+                        help="continue the work in --out: run only what is missing or failed")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="fix a parameter for every run (repeatable; lever keys levers.<City>.<lever>.<field>)")
+
+
+def add_design_arguments(parser: argparse.ArgumentParser) -> None:
+    """Cluster arguments plus those of commands that run a design (sweep, sensitivity, report)."""
+    add_cluster_arguments(parser)
+    parser.add_argument("--replications", type=int, default=None, metavar="N",
+                        help="replications per design point (default: the design's)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -1171,7 +1176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``outsourcing-abm sweep``."""
     parser.add_argument("design", help="design file (TOML), e.g. experiments/sweep_smoke.toml")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: results/sweeps/<design name>)")
-    add_cluster_arguments(parser)
+    add_design_arguments(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="check the design and print its size, run nothing")
 
