@@ -289,7 +289,8 @@ class Params:
     (seats per 1,000 persons). Assumption; binds in small cities, which is why parks matter."""
     office_build_rate: float = 0.05
     """Quarterly growth of market office capacity when occupancy exceeds ``office_build_occupancy``
-    (1/quarter). Assumption."""
+    (1/quarter). Assumption; calibrated. It bounds how fast a city's SO industry can grow once its
+    ready office space is full, and so the pace of the regional shift."""
     office_build_occupancy: float = 0.85
     """Occupancy of a city's SO office space above which the market builds more (0-1). Assumption:
     the usual 'structural vacancy' of office markets is 10-15%."""
