@@ -92,9 +92,9 @@ def simulate_targets(theta: dict[str, float], base: Params, targets: list[Target
     return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else math.nan) for k, v in df.items()}
 
 
-def from_unit(unit: dict[str, float], priors: dict[str, list[float]]) -> dict[str, float]:
-    """Parameter values from their positions in the unit cube of the (uniform) priors."""
-    return {k: priors[k][0] + float(u) * (priors[k][1] - priors[k][0]) for k, u in unit.items()}
+def from_unit(unit: dict[str, Any], priors: dict[str, list[float]]) -> dict[str, Any]:
+    """Parameter values (numbers or columns) from their positions in the unit cube of the priors."""
+    return {k: priors[k][0] + u * (priors[k][1] - priors[k][0]) for k, u in unit.items()}
 
 
 class _Model:
@@ -179,7 +179,7 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     pops = []
     for t in range(history.max_t + 1):
         df, w = history.get_distribution(m=0, t=t)
-        df = df.assign(**{k: priors[k][0] + df[k] * (priors[k][1] - priors[k][0]) for k in priors})
+        df = df.assign(**from_unit({k: df[k] for k in priors}, priors))
         pops.append(df.assign(weight=w, generation=t).reset_index(drop=True))
     populations = pd.concat(pops, ignore_index=True)
     populations.to_csv(out / "populations.csv", index=False, float_format="%.6g")
@@ -209,13 +209,13 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     return summary
 
 
-def record_performance(summary: dict[str, Any]) -> None:
+def record_performance(summary: dict[str, Any], where: str) -> None:
     """The "## Calibration" section of docs/performance.md: wall time and model runs."""
     from .docs import replace_section
 
     runs, secs = summary["model_runs"], summary["wall_time_s"]
     body = (f"Measured by `outsourcing-abm calibrate` (commit {summary.get('git_commit', '?')}, "
-            f"Python {summary.get('python', '?')} on this machine's 2 cores, LocalCluster of 2 workers): "
+            f"Python {summary.get('python', '?')}, {where}): "
             f"ABC-SMC with {summary['population']} particles, {summary['generations']} generations after the prior, "
             f"{summary['seeds_per_particle']} seeds per particle, at {summary['fixed']}.\n\n"
             f"| measure | value |\n|---|---|\n"
@@ -359,6 +359,8 @@ def run_cli(args: argparse.Namespace) -> int:
         # The committed estimate carries its convergence plot and summary into the docs.
         shutil.copy(Path(args.out) / "convergence.png", CONVERGENCE_PNG)
         shutil.copy(Path(args.out) / "calibration.json", EXPERIMENTS / "calibration.json")
-        record_performance(s)
+        where = (f"Dask scheduler {args.scheduler}" if args.scheduler
+                 else f"LocalCluster of {args.workers or default_workers()} workers on {os.cpu_count()} cores")
+        record_performance(s, where)
     print(f"wrote {args.write} and {args.out}/posterior.csv, convergence.png, calibration.json")
     return 0

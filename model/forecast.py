@@ -20,7 +20,7 @@ import pandas as pd
 
 from .errors import InputError
 from .params import load_scenario
-from .validate import REPO, add_common_arguments, connect_from, run_many, seeds_from
+from .validate import REPO, add_common_arguments, connect_from, run_many, scenario_from, seeds_from
 
 POSTERIOR = REPO / "experiments" / "posterior.csv"
 FIRST_YEAR, LAST_YEAR = 2024, 2030
@@ -113,11 +113,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     if args.draws < 1:
         raise InputError(f"--draws: expected a whole number of at least 1, got {args.draws}")
-    from .cli import resolve_scenario
-
-    scenario = resolve_scenario(args.scenario)
-    if args.root_seed < 0:
-        raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
+    scenario = scenario_from(args)
     base = load_scenario(scenario, args.overrides)
     if base.end_year < LAST_YEAR:
         raise InputError(f"end_year: the forecast runs to {LAST_YEAR}, got {base.end_year}")

@@ -74,6 +74,15 @@ def add_common_arguments(parser: argparse.ArgumentParser, seeds: int, out: str) 
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def scenario_from(args: argparse.Namespace) -> Path:
+    """The scenario of a validate/forecast command line, after checking its root seed."""
+    from .cli import resolve_scenario
+
+    if args.root_seed < 0:
+        raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
+    return resolve_scenario(args.scenario)
+
+
 def connect_from(args: argparse.Namespace):
     from .sweep import cli_worker_memory, connect, default_workers
 
@@ -300,11 +309,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from .cli import resolve_scenario
-
-    scenario = resolve_scenario(args.scenario)
-    if args.root_seed < 0:
-        raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
+    scenario = scenario_from(args)
     load_targets(args.targets)
     load_scenario(scenario, args.overrides)
     client, cluster = connect_from(args)
