@@ -730,7 +730,10 @@ class SOModel(mesa.Model):
         park_emp = np.bincount(ecity, weights=ft.in_park[wt.firm[emp]], minlength=C) * s
         seekers = np.bincount(wt.city[wrows[wt.state[wrows] == SEEKING]], minlength=C) * s
         seats = np.bincount(ft.city[frows], weights=ft.seats[frows], minlength=C)
-        park_used = np.bincount(ft.city[frows], weights=ft.seats[frows] * ft.in_park[frows], minlength=C)
+        # In-park establishments that outgrow the park hold the extra seats in market space
+        # (as _park_free and the capacity check assume), so at most every park seat is used.
+        park_used = np.minimum(self.park_seats, np.bincount(
+            ft.city[frows], weights=ft.seats[frows] * ft.in_park[frows], minlength=C))
         largest = np.zeros(C)
         np.maximum.at(largest, ft.city[op], ft.employees[op] * s)
         st = {

@@ -44,6 +44,9 @@ def check_conservation(m: SOModel) -> None:
     assert len(m.agents_by_type.get(FirmAgent, [])) == len(f)
     # City totals equal the sum over agents.
     assert m.city_state["employment"].sum() == pytest.approx(len(emp) * m.scale)
+    # A park can be full but not more than full.
+    occupancy = m.city_state["park_occupancy"]
+    assert (occupancy[~np.isnan(occupancy)] <= 1.0).all()
 
 
 def test_conservation_every_quarter():
@@ -52,6 +55,20 @@ def test_conservation_every_quarter():
     while m.running:
         m.step()
         check_conservation(m)
+
+
+def test_parks_fill_but_never_overfill():
+    # Parks fill while the establishments in them keep growing into market space.
+    m = SOModel(load_scenario(EXPERIMENTS / "baseline.toml", ["end_year=2023", "persons_per_agent=200"]), rng=4)
+    peak = 0.0
+    while m.running:
+        m.step()
+        occupancy = m.city_state["park_occupancy"]
+        built = ~np.isnan(occupancy)
+        assert (occupancy[built] <= 1.0).all()
+        if built[m.nj]:
+            peak = max(peak, occupancy[m.nj])
+    assert peak > 0.8
 
 
 def test_fiscal_accounts_balance():
