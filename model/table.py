@@ -73,10 +73,13 @@ class Table:
     def deregister(self, model, rows: np.ndarray) -> None:
         """Deregister the agents of ``rows`` from the model (what ``mesa.Agent.remove`` does,
         without its per-call overhead), then free the rows."""
-        agents = [self.agent[r] for r in rows.tolist()]
+        agent = self.agent
         deregister = model.deregister_agent
+        self.alive[rows] = False
         with paused_gc():
-            for a in agents:
+            for r in rows.tolist():
+                a = agent[r]
+                agent[r] = None
                 try:
                     deregister(a)
                 except KeyError:  # already removed (mesa.Agent.remove ignores this too)
@@ -84,8 +87,7 @@ class Table:
                 if a._datasets:
                     for dataset in a._datasets:
                         model.data_registry[dataset].remove_agent(a)
-        del agents
-        self.release(rows)
+                del a
 
     def _grow(self, need: int) -> None:
         cap = self.capacity
