@@ -834,6 +834,7 @@ class SweepSummary:
     skipped: int        # runs found complete on disk
     seconds: float
     run_seconds: float  # sum of the model's own time over the runs executed now
+    phases: dict[str, float] = field(default_factory=dict)  # wall s: start-up, runs, shutdown, tables
 
 
 class _Interrupted(Exception):
@@ -894,6 +895,7 @@ def run_sweep(design: Design, out: str | Path, *, workers: int = 1, scheduler: s
     client = cluster = None
     if todo:
         client, cluster = connect(scheduler, workers, connect_timeout, worker_memory)
+    phases = {"start-up": time.perf_counter() - t0}
     (out / "runs").mkdir(parents=True, exist_ok=True)
     meta = _sweep_meta(design, out, workers if not scheduler else None, scheduler)
     sj = out / "sweep.json"
@@ -912,12 +914,15 @@ def run_sweep(design: Design, out: str | Path, *, workers: int = 1, scheduler: s
     manifest = Manifest(out / "manifest.jsonl")
     try:
         if todo:
+            t_runs = time.perf_counter()
             ran, failed, run_seconds = _execute(client, design, todo, out, manifest, progress,
                                                 retries, len(runs), len(done), log)
+            phases["runs"] = time.perf_counter() - t_runs
     except (KeyboardInterrupt, _Interrupted):
         log(f"sweep interrupted; finished runs are kept in {out} (continue with --resume)")
         raise
     finally:
+        t_down = time.perf_counter()
         manifest.close()
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
@@ -931,13 +936,18 @@ def run_sweep(design: Design, out: str | Path, *, workers: int = 1, scheduler: s
                 cluster.close(timeout=10)
             except Exception:  # noqa: BLE001
                 pass
+        phases["shutdown"] = time.perf_counter() - t_down
+    t_tables = time.perf_counter()
     counts = assemble(out, design)
+    phases["tables"] = time.perf_counter() - t_tables
     meta = json.loads(sj.read_text(encoding="utf-8"))
-    meta["history"][-1].update({"finished": _now(), "ran": ran, "seconds": round(time.perf_counter() - t0, 3)})
+    meta["history"][-1].update({"finished": _now(), "ran": ran, "seconds": round(time.perf_counter() - t0, 3),
+                                "phase_seconds": {k: round(v, 3) for k, v in phases.items()},
+                                "model_seconds": round(run_seconds, 3)})
     meta["counts"] = counts
     _write_json_atomic(sj, meta)
     return SweepSummary(out, len(runs), counts["ok"], counts["failed"], ran, len(done),
-                        time.perf_counter() - t0, run_seconds)
+                        time.perf_counter() - t0, run_seconds, phases)
 
 
 def _main_thread() -> bool:

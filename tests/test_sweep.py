@@ -222,6 +222,12 @@ def test_outputs_are_tidy_and_recorded(reference):
     assert meta["root_seed"] == 777 and meta["runs"] == 16 and meta["provenance"]["version"]
     assert "commit" in meta["provenance"]["git"] and meta["base_params"]["end_year"] == 2012
     assert meta["counts"] == {"total": 16, "ok": 16, "failed": 0, "missing": 0}
+    # the invocation's time, split into phases that add up to no more than the whole
+    last = meta["history"][-1]
+    phases = last["phase_seconds"]
+    assert set(phases) == {"start-up", "runs", "shutdown", "tables"} and min(phases.values()) >= 0
+    assert sum(phases.values()) <= last["seconds"] + 0.01
+    assert 0 < last["model_seconds"] <= phases["runs"] + 0.01  # one worker: runs one after another
     # a run's seed reproduces it with the plain model
     from model.params import load_scenario
     from model.runner import simulate
