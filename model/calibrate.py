@@ -199,7 +199,8 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
         "model_runs": sims * seeds, "wall_time_s": round(seconds, 1),
         "epsilons": [float(e) for e in pops_info["epsilon"].tolist() if np.isfinite(e)],
         "estimate": estimate, "interval_90": intervals,
-        "effective_sample_size": float(1.0 / np.sum((final["weight"] / final["weight"].sum()) ** 2)),
+        "effective_sample_size": effective_sample_size(final["weight"].to_numpy()),
+        "effective_sample_sizes": [effective_sample_size(g["weight"].to_numpy()) for g in pops],
         **_provenance(),
     }
     (out / "calibration.json").write_text(json.dumps(summary, indent=2, default=float))
@@ -207,6 +208,12 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     if write is not None:
         write_calibrated(write, estimate, intervals, summary)
     return summary
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of importance weights (particles)."""
+    w = weights / weights.sum()
+    return float(1.0 / np.sum(w ** 2))
 
 
 def record_performance(summary: dict[str, Any], where: str) -> None:
@@ -223,6 +230,14 @@ def record_performance(summary: dict[str, Any], where: str) -> None:
             f"| model runs per minute | {60 * runs / max(secs, 1e-9):.0f} |\n"
             f"| final tolerance (mean squared half-widths) | {summary['epsilons'][-1]:.3g} |\n"
             f"| effective sample size of the final population | {summary['effective_sample_size']:.1f} |\n")
+    sizes = summary.get("effective_sample_sizes")
+    if sizes:
+        body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
+    if summary["effective_sample_size"] < 0.1 * summary["population"]:
+        body += ("\n**The final population is degenerate**: its importance weights sit on a few particles, so the "
+                 "point estimate is close to a single accepted particle, the 90% intervals understate the "
+                 "uncertainty, and forecasts drawn from this posterior carry little parameter uncertainty. "
+                 "More particles, or a wider transition kernel, are the remedies.\n")
     replace_section(EXPERIMENTS.parent / "docs" / "performance.md", "## Calibration", body)
 
 

@@ -118,6 +118,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if base.end_year < LAST_YEAR:
         raise InputError(f"end_year: the forecast runs to {LAST_YEAR}, got {base.end_year}")
     draws = posterior_draws(Path(args.posterior), args.draws, args.root_seed)
+    distinct = len(draws.drop_duplicates())
     seeds = seeds_from(args.root_seed, args.draws * args.seeds)
     jobs = [(base.replace(**{k: float(v) for k, v in row.items()}), seeds[i * args.seeds + j])
             for i, row in draws.iterrows() for j in range(args.seeds)]
@@ -136,14 +137,17 @@ def run_cli(args: argparse.Namespace) -> int:
     plan.to_csv(out / "plan.csv", index=False, float_format="%.6g")
     plot(cy, out / "forecast_neijiang.png")
     lines = [f"# Neijiang's park plan by {LAST_YEAR} under current policy", "",
-             f"{len(jobs)} runs ({args.draws} posterior draws x {args.seeds} seeds) of `{scenario.name}`. "
+             f"{len(jobs)} runs ({args.draws} posterior draws x {args.seeds} seeds) of `{scenario.name}`; "
+             f"the draws hold {distinct} distinct parameter set{'s' if distinct != 1 else ''} (a degenerate "
+             "posterior gives few, and then the bands are mostly seed noise). "
              "Plan: seed fact `nj_new_park_plan` (2023-05).", "",
              "| goal | plan | model median 2030 | probability of reaching it |", "|---|---|---|---|"]
     for _, r in plan.iterrows():
         lines.append(f"| {r['goal']} | {r['plan']:.4g} | {r['p50_2030']:.4g} | {r['probability']:.0%} |")
     (out / "plan.md").write_text("\n".join(lines) + "\n")
     (out / "run.json").write_text(json.dumps({"scenario": str(scenario), "overrides": args.overrides,
-                                              "draws": args.draws, "seeds_per_draw": args.seeds,
+                                              "draws": args.draws, "distinct_parameter_sets": distinct,
+                                              "seeds_per_draw": args.seeds,
                                               "root_seed": args.root_seed, "posterior": str(args.posterior),
                                               **provenance()}, indent=2))
     print(f"wrote {out / 'forecast.csv'} ({len(jobs)} runs)")

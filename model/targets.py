@@ -22,7 +22,7 @@ TARGETS_FILE = Path(__file__).resolve().parent.parent / "experiments" / "targets
 #: Latest year a target may refer to: later figures are held out for forecast checks.
 LAST_TARGET_YEAR = 2023
 TRANSFORMS = ("level", "ratio_to_city", "growth", "change", "change_growth", "first_year_positive",
-              "share", "group_share", "growth_ratio", "first_year_share_rise")
+              "share", "region_employment", "group_share", "growth_ratio", "first_year_share_rise")
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,8 @@ def value(t: Target, cy: pd.DataFrame, ry: pd.DataFrame) -> float:
             return float(sub["year"].min()) if len(sub) else math.nan
         if t.transform == "share":
             return _share(ry, t.region, t.year)
+        if t.transform == "region_employment":
+            return _region_employment(ry, t.region, t.year)
         if t.transform == "group_share":
             sub = cy[cy["year"] == t.year]
             total = sub["employment"].sum()

@@ -172,6 +172,10 @@ def _calibration_section(path: Path) -> list[str]:
              f"{c.get('effective_sample_size', float('nan')):.1f}; tolerance per generation: "
              + ", ".join(f"{e:.3g}" for e in c["epsilons"]) + f". Fixed for speed: {c.get('fixed', {})}.",
              "", "| parameter | prior | estimate (weighted median) | 90% posterior interval |", "|---|---|---|---|"]
+    if c.get("effective_sample_size", 0.0) < 0.1 * c["population"]:
+        lines[-3:-3] = ["", f"The final population is degenerate (effective sample size "
+                        f"{c['effective_sample_size']:.1f} of {c['population']}): the estimate is close to one "
+                        "accepted particle and the intervals below understate the uncertainty (docs/performance.md)."]
     for k, v in c["estimate"].items():
         lo, hi = c["interval_90"][k]
         plo, phi = c["priors"][k]
