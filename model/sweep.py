@@ -724,11 +724,11 @@ def completed_runs(out: Path, design: Design) -> dict[str, dict[str, Any]]:
 _ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss)://[^\s/:]+:\d{1,5}/?$")
 
 
-#: Worker memory policy of the local cluster. Results leave a worker as soon as they are
-#: done, so there is nothing to spill; pausing a worker never frees memory a model run has
-#: leaked and would stall the sweep, so a worker over 95% of its limit is restarted instead
-#: (by its nanny; the run it was doing runs again elsewhere, with the same seed).
-MEMORY_CONFIG = {
+#: Configuration of local workers. Memory: results leave a worker as soon as they are done,
+#: so there is nothing to spill; pausing a worker never frees memory a model run has leaked
+#: and would stall the sweep, so a worker over 95% of its limit is restarted instead (by its
+#: nanny; the run it was doing runs again elsewhere, with the same seed).
+WORKER_CONFIG = {
     "distributed.worker.memory.target": False,
     "distributed.worker.memory.spill": False,
     "distributed.worker.memory.pause": False,
@@ -737,6 +737,14 @@ MEMORY_CONFIG = {
     # glibc's dynamic mmap threshold, so every large numpy temporary becomes an mmap/munmap pair
     # with fresh page faults. The model allocates many per step; unset, it runs as fast as bare.
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    # Fewer wake-ups of the worker's event-loop thread, each of which takes the GIL from the run:
+    # the blocked-loop tick (default every 20 ms), the memory monitor (100 ms), the dashboard's
+    # system monitor (500 ms) and the statistical profiler (samples the run's stack every 10 ms).
+    # A sweep reads none of them; one-second memory checks still restart a runaway worker.
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.profile.enabled": False,
 }
 
 
@@ -785,7 +793,7 @@ def connect(scheduler: str | None, workers: int, timeout: float = 5.0,
             raise InputError(f"--workers: expected a whole number of at least 1, got {workers}")
         # no dashboard; the scheduler's small HTTP service on a free port, so that several
         # sweeps on one machine do not compete for 8787
-        with dask.config.set(MEMORY_CONFIG):  # nannies read it now and pass it to their workers
+        with dask.config.set(WORKER_CONFIG):  # nannies read it now and pass it to their workers
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    memory_limit=worker_memory or default_worker_memory(workers),
                                    dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
