@@ -87,7 +87,6 @@ class Table:
                 if a._datasets:
                     for dataset in a._datasets:
                         model.data_registry[dataset].remove_agent(a)
-                del a
 
     def _grow(self, need: int) -> None:
         cap = self.capacity
