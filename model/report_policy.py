@@ -447,6 +447,8 @@ def build_report(d: Path, doc: Path, command: str = "outsourcing-abm report poli
         if zero:
             L.append(f"Levers whose effect on {y} jobs is not distinguishable from zero at some intensity: "
                      f"{', '.join(f'`{z}`' for z in zero)}.")
+        for text in saturated_levers(lever_rows, y):
+            L.append(text)
         idle = sorted({lr["lever"] for lr in lever_rows} - {lr["lever"] for lr in lever_rows if lr["eff"]["spend_to_end"] > 0})
         for lever in idle:
             why = (f" (matching funds multiply national demonstration-city funds, which {FOCUS} does not receive: "
@@ -542,6 +544,31 @@ def build_report(d: Path, doc: Path, command: str = "outsourcing-abm report poli
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
+
+def saturated_levers(lever_rows: list[dict[str, Any]], year: int) -> list[str]:
+    """Sentences for levers whose lowest spending intensity clearly adds jobs by ``year`` while
+    higher ones, costing at least twice as much, add none beyond it (the gain differs by less
+    than the larger confidence half-width): the point past which more of the lever buys nothing."""
+    out = []
+    by_lever: dict[str, list[dict[str, Any]]] = {}
+    for lr in lever_rows:
+        if lr["intensity"] is not None and lr["eff"]["spend_to_end"] > 0:
+            by_lever.setdefault(lr["lever"], []).append(lr)
+    for lever, arms in by_lever.items():
+        arms = sorted(arms, key=lambda lr: lr["intensity"])
+        low = arms[0]
+        (m0, h0) = low["eff"][f"jobs_{year}"]
+        if not m0 > h0:  # only where the cheapest arm itself clearly adds jobs
+            continue
+        flat = [lr for lr in arms[1:] if lr["eff"]["spend_to_end"] >= 2 * low["eff"]["spend_to_end"]
+                and abs(lr["eff"][f"jobs_{year}"][0] - m0) < max(h0, lr["eff"][f"jobs_{year}"][1])]
+        if flat:
+            top = flat[-1]
+            out.append(f"`{lever}` beyond {low['intensity_text']} adds no jobs by {year} that stand out from noise: "
+                       f"{top['intensity_text']} gives {_pm(top['eff'][f'jobs_{year}'])} against {_pm((m0, h0))} "
+                       f"for {_cny(top['eff']['spend_to_end'])} instead of {_cny(low['eff']['spend_to_end'])} CNY.")
+    return out
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``outsourcing-abm report policy``."""

@@ -456,3 +456,21 @@ def test_report_policy_reduced(tmp_path):
         return [ln for ln in t.splitlines() if "outsourcing-abm report policy" not in ln]
 
     assert body(doc.read_text()) == body(text)
+
+
+def test_saturated_levers_names_only_clear_plateaus():
+    from model.report_policy import saturated_levers
+
+    def arm(lever, intensity, jobs, half, spend):
+        return {"lever": lever, "intensity": intensity, "intensity_text": f"{intensity:g}",
+                "eff": {"jobs_2030": (jobs, half), "spend_to_end": spend}}
+
+    rows = [arm("park_capacity", 1, 17000, 6000, 2.5e9), arm("park_capacity", 4, 16800, 5900, 1e10),
+            # still growing with intensity: no plateau
+            arm("rent_relief", 1, 8000, 3000, 1e8), arm("rent_relief", 2, 20000, 3000, 2e8),
+            # flat, but its cheapest arm is not clearly above zero
+            arm("talent_subsidy", 1, 2000, 5000, 1e8), arm("talent_subsidy", 2, 2100, 5000, 3e8),
+            # flat but not at least twice the spending
+            arm("fast_setup", 1, 9000, 2000, 1e7), arm("fast_setup", 2, 9100, 2000, 1.5e7)]
+    found = saturated_levers(rows, 2030)
+    assert len(found) == 1 and found[0].startswith("`park_capacity` beyond 1 ")
