@@ -216,6 +216,11 @@ def effective_sample_size(weights: np.ndarray) -> float:
     return float(1.0 / np.sum(w ** 2))
 
 
+def is_degenerate(summary: dict[str, Any]) -> bool:
+    """A final population whose effective sample size is under a tenth of its particles."""
+    return summary.get("effective_sample_size", 0.0) < 0.1 * summary["population"]
+
+
 def record_performance(summary: dict[str, Any], where: str) -> None:
     """The "## Calibration" section of docs/performance.md: wall time and model runs."""
     from .docs import replace_section
@@ -233,7 +238,7 @@ def record_performance(summary: dict[str, Any], where: str) -> None:
     sizes = summary.get("effective_sample_sizes")
     if sizes:
         body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
-    if summary["effective_sample_size"] < 0.1 * summary["population"]:
+    if is_degenerate(summary):
         body += ("\n**The final population is degenerate**: its importance weights sit on a few particles, so the "
                  "point estimate is close to a single accepted particle, the 90% intervals understate the "
                  "uncertainty, and forecasts drawn from this posterior carry little parameter uncertainty. "

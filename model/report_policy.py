@@ -552,10 +552,10 @@ def saturated_levers(lever_rows: list[dict[str, Any]], year: int) -> list[str]:
     out = []
     by_lever: dict[str, list[dict[str, Any]]] = {}
     for lr in lever_rows:
-        if lr["intensity"] is not None and lr["eff"]["spend_to_end"] > 0:
+        if lr["eff"]["spend_to_end"] > 0:
             by_lever.setdefault(lr["lever"], []).append(lr)
     for lever, arms in by_lever.items():
-        arms = sorted(arms, key=lambda lr: lr["intensity"])
+        arms = sorted(arms, key=lambda lr: lr["eff"]["spend_to_end"])
         low = arms[0]
         (m0, h0) = low["eff"][f"jobs_{year}"]
         if not m0 > h0:  # only where the cheapest arm itself clearly adds jobs

@@ -73,13 +73,10 @@ class Table:
     def deregister(self, model, rows: np.ndarray) -> None:
         """Deregister the agents of ``rows`` from the model (what ``mesa.Agent.remove`` does,
         without its per-call overhead), then free the rows."""
-        agent = self.agent
+        agents = [self.agent[r] for r in rows.tolist()]
         deregister = model.deregister_agent
-        self.alive[rows] = False
         with paused_gc():
-            for r in rows.tolist():
-                a = agent[r]
-                agent[r] = None
+            for a in agents:
                 try:
                     deregister(a)
                 except KeyError:  # already removed (mesa.Agent.remove ignores this too)
@@ -87,6 +84,8 @@ class Table:
                 if a._datasets:
                     for dataset in a._datasets:
                         model.data_registry[dataset].remove_agent(a)
+        del agents
+        self.release(rows)
 
     def _grow(self, need: int) -> None:
         cap = self.capacity

@@ -161,6 +161,8 @@ def write_report(summary: pd.DataFrame, doc: Path, *, scenario: Path, seeds: int
 
 def _calibration_section(path: Path) -> list[str]:
     """How the committed calibrated.toml was estimated (experiments/calibration.json)."""
+    from .calibrate import is_degenerate
+
     try:
         c = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -170,12 +172,12 @@ def _calibration_section(path: Path) -> list[str]:
              f"{c['seeds_per_particle']} seeds per particle, {c['model_runs']} model runs in {c['wall_time_s']:.0f} s "
              f"(commit {c.get('git_commit', '?')}); effective sample size of the final population "
              f"{c.get('effective_sample_size', float('nan')):.1f}; tolerance per generation: "
-             + ", ".join(f"{e:.3g}" for e in c["epsilons"]) + f". Fixed for speed: {c.get('fixed', {})}.",
-             "", "| parameter | prior | estimate (weighted median) | 90% posterior interval |", "|---|---|---|---|"]
-    if c.get("effective_sample_size", 0.0) < 0.1 * c["population"]:
-        lines[-3:-3] = ["", f"The final population is degenerate (effective sample size "
-                        f"{c['effective_sample_size']:.1f} of {c['population']}): the estimate is close to one "
-                        "accepted particle and the intervals below understate the uncertainty (docs/performance.md)."]
+             + ", ".join(f"{e:.3g}" for e in c["epsilons"]) + f". Fixed for speed: {c.get('fixed', {})}."]
+    if is_degenerate(c):
+        lines += ["", f"The final population is degenerate (effective sample size "
+                  f"{c['effective_sample_size']:.1f} of {c['population']}): the estimate is close to one "
+                  "accepted particle and the intervals below understate the uncertainty (docs/performance.md)."]
+    lines += ["", "| parameter | prior | estimate (weighted median) | 90% posterior interval |", "|---|---|---|---|"]
     for k, v in c["estimate"].items():
         lo, hi = c["interval_90"][k]
         plo, phi = c["priors"][k]

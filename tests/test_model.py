@@ -63,9 +63,9 @@ def test_parks_fill_but_never_overfill():
     peak = 0.0
     while m.running:
         m.step()
+        check_conservation(m)  # includes occupancy <= 1
         occupancy = m.city_state["park_occupancy"]
         built = ~np.isnan(occupancy)
-        assert (occupancy[built] <= 1.0).all()
         if built.any():
             peak = max(peak, occupancy[built].max())
     assert peak > 0.95  # some park filled up, so the cap was tested

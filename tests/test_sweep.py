@@ -474,3 +474,7 @@ def test_saturated_levers_names_only_clear_plateaus():
             arm("fast_setup", 1, 9000, 2000, 1e7), arm("fast_setup", 2, 9100, 2000, 1.5e7)]
     found = saturated_levers(rows, 2030)
     assert len(found) == 1 and found[0].startswith("`park_capacity` beyond 1 ")
+    # arms are ordered by spending, not by intensity (set-up months: fewer months cost more)
+    months = [arm("fast_setup", 6, 9000, 2000, 1e7), arm("fast_setup", 2, 9100, 2000, 3e7)]
+    found = saturated_levers(months, 2030)
+    assert len(found) == 1 and found[0].startswith("`fast_setup` beyond 6 ")
