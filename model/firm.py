@@ -7,8 +7,9 @@ for all establishments at once.
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
+
+from .table import RowAgent
 
 FIRM_COLUMNS = {
     "city": np.int16,
@@ -30,19 +31,8 @@ FIRM_COLUMNS = {
 SETTING_UP, OPERATING = "setting up", "operating"
 
 
-class FirmAgent(mesa.Agent):
+class FirmAgent(RowAgent):
     """An SO establishment. Reads its state from ``model.firms_table``."""
-
-    def __init__(self, model, row: int):
-        # mesa.Agent.__init__ spelled out, as for WorkerAgent.
-        self.model = model
-        self.unique_id = None
-        self.pos = None
-        self.row = row
-        model.register_agent(self)
-        if self._datasets:
-            for dataset in self._datasets:
-                model.data_registry[dataset].add_agent(self)
 
     def _col(self, name):
         return self.model.firms_table.cols[name][self.row]

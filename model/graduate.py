@@ -7,8 +7,9 @@ exits run in batches; the agents are ordinary Mesa agents registered with the mo
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
+
+from .table import RowAgent
 
 SEEKING, EMPLOYED = 0, 1
 STATE_NAMES = {SEEKING: "seeking", EMPLOYED: "employed"}
@@ -25,21 +26,8 @@ WORKER_COLUMNS = {
 }
 
 
-class WorkerAgent(mesa.Agent):
+class WorkerAgent(RowAgent):
     """A group of ``persons_per_agent`` SO workers or job seekers."""
-
-    def __init__(self, model, row: int):
-        # mesa.Agent.__init__ spelled out (same attributes, same registration through
-        # model.register_agent) without its cooperative-super call: cohorts of hundreds of
-        # thousands of workers are created per run, so every microsecond here counts.
-        self.model = model
-        self.unique_id = None
-        self.pos = None
-        self.row = row
-        model.register_agent(self)
-        if self._datasets:
-            for dataset in self._datasets:
-                model.data_registry[dataset].add_agent(self)
 
     def _col(self, name):
         return self.model.workers_table.cols[name][self.row]

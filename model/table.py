@@ -7,10 +7,15 @@ its row in a Table and reads its state from there. Rows of removed agents are re
 from __future__ import annotations
 
 import gc
+from collections import deque
 from contextlib import contextmanager
+from itertools import repeat
 from typing import Any
 
+import mesa
 import numpy as np
+from mesa.experimental.mesa_signals.signal_types import ModelSignals
+from mesa.model import _mesa_logger
 
 
 class Table:
@@ -62,29 +67,22 @@ class Table:
             agent[r] = None
 
     # --- agents of the rows -------------------------------------------------------------
-    def spawn(self, model, cls, rows: np.ndarray) -> None:
-        """Create one ``cls(model, row)`` agent per row (each registers itself with the model
-        through ``model.register_agent``) and store them in the ``agent`` column."""
+    def spawn(self, model, cls: type[RowAgent], rows: np.ndarray) -> None:
+        """Create one ``cls`` agent per row, register them with the model as one batch
+        (``register_agents``) and store them in the ``agent`` column."""
         agent = self.agent
+        rows = rows.tolist()
         with paused_gc():
-            for r in rows.tolist():
-                agent[r] = cls(model, r)
+            new = cls.build(model, rows)
+            register_agents(model, new)
+            for r, a in zip(rows, new):
+                agent[r] = a
 
     def deregister(self, model, rows: np.ndarray) -> None:
-        """Deregister the agents of ``rows`` from the model (what ``mesa.Agent.remove`` does,
-        without its per-call overhead), then free the rows."""
-        agents = [self.agent[r] for r in rows.tolist()]
-        deregister = model.deregister_agent
+        """Deregister the agents of ``rows`` from the model as one batch (what
+        ``mesa.Agent.remove`` does for each), then free the rows."""
         with paused_gc():
-            for a in agents:
-                try:
-                    deregister(a)
-                except KeyError:  # already removed (mesa.Agent.remove ignores this too)
-                    pass
-                if a._datasets:
-                    for dataset in a._datasets:
-                        model.data_registry[dataset].remove_agent(a)
-        del agents
+            deregister_agents(model, [self.agent[r] for r in rows.tolist()])
         self.release(rows)
 
     def _grow(self, need: int) -> None:
@@ -100,6 +98,72 @@ class Table:
         self.alive = alive
         self.agent.extend([None] * (cap - self.capacity))
         self.capacity = cap
+
+
+class RowAgent(mesa.Agent):
+    """A Mesa agent whose state is row ``row`` of one of the model's Tables."""
+
+    def __init__(self, model, row: int):
+        super().__init__(model)
+        self.row = row
+
+    @classmethod
+    def build(cls, model, rows: list[int]) -> list[RowAgent]:
+        """The agents ``cls(model, row)`` would make for ``rows``, before ``register_agent``:
+        for batches, which ``register_agents`` then registers at once."""
+        new, agents = cls.__new__, []
+        for row in rows:
+            agent = new(cls)
+            agent.model, agent.unique_id, agent.pos, agent.row = model, None, None, row
+            agents.append(agent)
+        return agents
+
+
+# Mesa 3.5 registers agents one at a time: each call goes through the signal-emitting wrapper
+# of Model.register_agent / deregister_agent and formats a debug message, about 1 us per agent.
+# SO staff turn over fast, so at 100k worker agents that bookkeeping alone cost more than the
+# numpy reference's whole step (docs/performance.md). The two functions below do the same
+# bookkeeping for a batch in one pass whenever nobody could tell the difference: no observer of
+# the model's agent signals, no open signal batch, the class in no data-registry dataset.
+# Otherwise they fall back to Mesa's per-agent calls, so observers still see every signal.
+# They rely on Mesa 3.5.1's registry layout (pinned in pyproject.toml; tests/test_table.py
+# checks the result against Mesa's own per-agent path).
+def _per_agent_needed(model, agents: list, signal) -> bool:
+    return (model._has_subscribers("agents", signal) or model._batch_context is not None
+            or bool(type(agents[0])._datasets))
+
+
+def register_agents(model, agents: list[RowAgent]) -> None:
+    """``model.register_agent(a)`` for each of ``agents`` (all of one class), in order."""
+    if not agents:
+        return
+    cls = type(agents[0])
+    if _per_agent_needed(model, agents, ModelSignals.AGENT_ADDED) or cls not in model._agents_by_type:
+        for a in agents:
+            model.register_agent(a)
+        return
+    first = model.agent_id_counter
+    for uid, a in enumerate(agents, start=first):
+        a.unique_id = uid
+    model.agent_id_counter = first + len(agents)
+    batch = dict.fromkeys(agents)
+    model._all_agents._agents.update(batch)
+    model._agents_by_type[cls]._agents.update(batch)
+    _mesa_logger.debug(f"registered {len(agents)} {cls.__name__} with agent_ids {first}-{first + len(agents) - 1}")
+
+
+def deregister_agents(model, agents: list[RowAgent]) -> None:
+    """What ``a.remove()`` does in ``mesa.Agent`` for each of ``agents`` (all of one class);
+    agents already removed are skipped, as ``mesa.Agent.remove`` does."""
+    if not agents:
+        return
+    if _per_agent_needed(model, agents, ModelSignals.AGENT_REMOVED):
+        for a in agents:
+            mesa.Agent.remove(a)
+        return
+    for registry in (model._all_agents._agents, model._agents_by_type[type(agents[0])]._agents):
+        deque(map(registry.pop, agents, repeat(None)), maxlen=0)  # pop each, skipping absent ones
+    _mesa_logger.debug(f"deregistered {len(agents)} {type(agents[0]).__name__}")
 
 
 @contextmanager
