@@ -62,6 +62,13 @@ def load_settings(path: Path) -> dict[str, Any]:
     for key in ("population", "generations", "seeds"):
         if not isinstance(raw.get(key), int) or raw[key] < 1:
             raise InputError(f"calibration.{key}: expected a whole number of at least 1, got {raw.get(key)!r}")
+    for key, default, least in (("rescore_particles", 0, 0), ("rescore_seeds", 20, 1)):
+        v = raw.setdefault(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {v!r}")
+    scaling = raw.setdefault("kernel_scaling", 1.0)
+    if isinstance(scaling, bool) or not isinstance(scaling, int | float) or not 0.5 <= scaling <= 10:
+        raise InputError(f"calibration.kernel_scaling: expected a number from 0.5 to 10, got {scaling!r}")
     return raw
 
 
@@ -88,8 +95,12 @@ def simulate_targets(theta: dict[str, float], base: Params, targets: list[Target
     for seed in particle_seeds(theta, root_seed, n_seeds):
         res = simulate(params, seed)
         rows.append(evaluate(targets, res.city_year, res.region_year))
-    df = pd.DataFrame(rows)
-    return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else math.nan) for k, v in df.items()}
+    return mean_targets(pd.DataFrame(rows))
+
+
+def mean_targets(runs: pd.DataFrame) -> dict[str, float]:
+    """Mean of each target over runs; NaN only if every run left it undefined."""
+    return {k: (float(np.nanmean(v)) if np.isfinite(v).any() else math.nan) for k, v in runs.items()}
 
 
 def from_unit(unit: dict[str, Any], priors: dict[str, list[float]]) -> dict[str, Any]:
@@ -159,8 +170,11 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     # On Dask, particles are accepted in the order they finish, so a calibration is reproducible
     # only in distribution; without a client it runs in this process and is exactly reproducible.
     sampler = DaskDistributedSampler(dask_client=client, batch_size=1) if client is not None else SingleCoreSampler()
+    # A wider-than-Silverman proposal kernel keeps the importance weights (prior / proposal
+    # density) from piling onto a few particles, which in 10+ dimensions they otherwise do.
+    transition = pyabc.MultivariateNormalTransition(scaling=float(settings["kernel_scaling"]))
     abc = pyabc.ABCSMC(_Model(base, targets, seeds, root_seed, priors), prior, _Distance(targets),
-                       population_size=population, sampler=sampler)
+                       population_size=population, sampler=sampler, transitions=transition)
     observed = {t.id: t.centre for t in targets}
     if db.exists():
         abc.load(f"sqlite:///{db}", 1)
@@ -187,18 +201,21 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     final.drop(columns="generation").to_csv(out / "posterior.csv", index=False, float_format="%.6g")
     if posterior_copy is not None:
         final.drop(columns="generation").to_csv(posterior_copy, index=False, float_format="%.6g")
-    estimate = {k: weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), 0.5) for k in priors}
+    median = {k: weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), 0.5) for k in priors}
     intervals = {k: [weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), q) for q in (0.05, 0.95)]
                  for k in priors}
+    distances = history.get_weighted_distances(t=history.max_t)["distance"].to_numpy()
+    estimate, point = point_estimate(final, distances, median, priors, base, targets, settings, root_seed, client)
     pops_info = history.get_all_populations()
     sims = int(history.total_nr_simulations)
     summary = {
         "targets_file": str(targets_path), "scenario": settings["scenario"], "fixed": settings.get("fixed", {}),
         "overrides": overrides or [], "priors": priors, "population": population, "generations": int(history.max_t),
-        "seeds_per_particle": seeds, "root_seed": root_seed, "particles_simulated": sims,
+        "seeds_per_particle": seeds, "kernel_scaling": float(settings["kernel_scaling"]), "root_seed": root_seed,
+        "particles_simulated": sims,
         "model_runs": sims * seeds, "wall_time_s": round(seconds, 1),
         "epsilons": [float(e) for e in pops_info["epsilon"].tolist() if np.isfinite(e)],
-        "estimate": estimate, "interval_90": intervals,
+        "estimate": estimate, "posterior_median": median, "point_estimate": point, "interval_90": intervals,
         "effective_sample_size": effective_sample_size(final["weight"].to_numpy()),
         "effective_sample_sizes": [effective_sample_size(g["weight"].to_numpy()) for g in pops],
         **_provenance(),
@@ -208,6 +225,58 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     if write is not None:
         write_calibrated(write, estimate, intervals, summary)
     return summary
+
+
+def point_estimate(final: pd.DataFrame, distances: np.ndarray, median: dict[str, float],
+                   priors: dict[str, list[float]], base: Params, targets: list[Target], settings: dict[str, Any],
+                   root_seed: int, client: Any) -> tuple[dict[str, float], dict[str, Any]]:
+    """The parameter set the calibrated scenario runs with, and how it was chosen.
+
+    The weighted marginal medians need not fit: with a posterior that is broad in several
+    directions at once, their combination can sit between the good regions. So the
+    ``rescore_particles`` final particles with the smallest ABC distance and the medians are each
+    run again over the same ``rescore_seeds`` seeds (common random numbers, so that the
+    comparison is not seed luck), and the one whose mean targets lie closest is taken. With
+    ``rescore_particles = 0`` the medians are the estimate."""
+    k = int(settings["rescore_particles"])
+    if k == 0:
+        return median, {"method": "weighted posterior median"}
+    best = np.argsort(distances, kind="stable")[:k]
+    candidates = [{n: float(final.loc[i, n]) for n in priors} for i in best]
+    candidates.append({n: float(v) for n, v in median.items()})
+    # [root_seed, 1]: a stream of its own, apart from the particles' seeds (particle_seeds).
+    streams = np.random.SeedSequence([root_seed, 1]).spawn(settings["rescore_seeds"])
+    seeds = [int(c.generate_state(1)[0]) for c in streams]
+    scores = rescore(candidates, base, targets, seeds, client)
+    chosen = int(np.argmin(scores))
+    labels = [f"particle {int(i)}" for i in best] + ["weighted posterior median"]
+    return candidates[chosen], {
+        "method": (f"lowest mean-target distance over {len(seeds)} common seeds among the {k} final particles "
+                   "with the smallest ABC distance and the weighted posterior median"),
+        "chosen": labels[chosen], "seeds": seeds,
+        "candidates": [{"candidate": lab, "abc_distance": float(distances[i]) if j < k else None,
+                        "rescored_distance": float(sc)}
+                       for j, (lab, i, sc) in enumerate(zip(labels, [*best, -1], scores))],
+    }
+
+
+def rescore(candidates: list[dict[str, float]], base: Params, targets: list[Target], seeds: list[int],
+            client: Any) -> list[float]:
+    """Calibration distance of each candidate's mean target values over ``seeds``."""
+    from dataclasses import replace
+
+    from .runner import region_year_table, simulate
+
+    jobs = [(replace(base, **theta), seed) for theta in candidates for seed in seeds]
+    if client is None:
+        tables = [simulate(p, seed).city_year for p, seed in jobs]
+    else:
+        from .validate import run_many
+
+        tables = run_many(client, jobs, "rescore", progress=False)
+    values = pd.DataFrame([evaluate(targets, cy, region_year_table(cy)) for cy in tables])
+    n = len(seeds)
+    return [distance(targets, mean_targets(values.iloc[j * n:(j + 1) * n])) for j in range(len(candidates))]
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
@@ -229,12 +298,18 @@ def record_performance(summary: dict[str, Any], where: str) -> None:
     body = (f"Measured by `outsourcing-abm calibrate` (commit {summary.get('git_commit', '?')}, "
             f"Python {summary.get('python', '?')}, {where}): "
             f"ABC-SMC with {summary['population']} particles, {summary['generations']} generations after the prior, "
-            f"{summary['seeds_per_particle']} seeds per particle, at {summary['fixed']}.\n\n"
+            f"{summary['seeds_per_particle']} seeds per particle, proposal kernel {summary.get('kernel_scaling', 1.0):g}x "
+            f"Silverman's bandwidth, at {summary['fixed']}.\n\n"
             f"| measure | value |\n|---|---|\n"
             f"| model runs | {runs} |\n| wall time | {secs:.0f} s ({secs / 60:.1f} min) |\n"
             f"| model runs per minute | {60 * runs / max(secs, 1e-9):.0f} |\n"
             f"| final tolerance (mean squared half-widths) | {summary['epsilons'][-1]:.3g} |\n"
             f"| effective sample size of the final population | {summary['effective_sample_size']:.1f} |\n")
+    point = summary.get("point_estimate", {})
+    if "candidates" in point:
+        body += (f"\nPoint estimate: {len(point['candidates'])} candidates rerun over {len(point['seeds'])} common seeds "
+                 f"({len(point['candidates']) * len(point['seeds'])} more model runs, not counted above); "
+                 f"chosen: {point['chosen']}.\n")
     sizes = summary.get("effective_sample_sizes")
     if sizes:
         body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
@@ -266,10 +341,12 @@ def _sig(x: float, digits: int = 4) -> float:
 def write_calibrated(path: Path, estimate: dict[str, float], intervals: dict[str, list[float]],
                      summary: dict[str, Any]) -> None:
     """experiments/calibrated.toml: the point estimate, each with its 90% posterior interval."""
+    point = summary["point_estimate"]
     lines = [
         "# Point estimate of the free parameters, written by `outsourcing-abm calibrate`",
         f"# ({summary['model_runs']} model runs, {summary['wall_time_s']:.0f} s, commit {summary.get('git_commit', '?')}).",
-        "# Weighted posterior medians of the final ABC-SMC population; comments give the 90% interval.",
+        f"# Point estimate: {point['method']}" + (f"; chosen: {point['chosen']}." if "chosen" in point else "."),
+        "# Comments give each parameter's 90% interval in the final ABC-SMC population (experiments/posterior.csv).",
         "# baseline.toml and no_policy.toml inherit this file. Targets: experiments/targets.toml.",
         'name = "calibrated"',
         f'description = "ABC-SMC point estimate ({summary["population"]} particles, {summary["generations"]} generations, '

@@ -83,9 +83,10 @@ class Params:
     Source: assumption, below the 2020-23 average of 17.4% (MOFCOM)."""
     cy_hub_share_start: float = 0.04
     """Share of SO demand whose clients sit in Chengdu/Chongqing in start_year (0-1). Assumption."""
-    cy_hub_share_end: float = 0.12
+    cy_hub_share_end: float = 0.219
     """Share of SO demand whose clients sit in Chengdu/Chongqing in 2023 (0-1). Assumption
-    motivated by fact cy_spillover (2 trillion CNY electronics base pushing SO work out)."""
+    motivated by fact cy_spillover (2 trillion CNY electronics base pushing SO work out); value: the
+    16-parameter ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
 
     # --- firms ----------------------------------------------------------------
     mean_new_firm_seats: float = 180.0
@@ -95,17 +96,19 @@ class Params:
     """Log-normal sigma of new establishment size (dimensionless). Assumption."""
     expansion_share: float = 0.6
     """Share of the national seat gap filled by expansion of existing establishments (0-1). Assumption."""
-    max_expansion_rate: float = 0.25
+    max_expansion_rate: float = 0.179
     """Largest quarterly growth of one establishment's seats by expansion (1/quarter). Assumption; it
     bounds Gibrat growth where only a few establishments qualify (a 300-seat branch would otherwise
-    reach ~10,000 seats within a decade). Calibrated."""
+    reach ~10,000 seats within a decade). Value: the 16-parameter ABC estimate of 2026-11-26, held
+    fixed since (weakly identified)."""
     expansion_fill_threshold: float = 0.8
     """Share of its seats an establishment must have staffed before it expands (0-1). Assumption."""
     max_shrink_rate: float = 0.3
     """Largest share of one establishment's seats cut in a quarter when national demand falls short
     of seats (1/quarter). Assumption."""
-    beta_margin: float = 3.0
-    """Firm location logit: weight on expected profit margin (per unit margin). Calibrated."""
+    beta_margin: float = 4.959
+    """Firm location logit: weight on expected profit margin (per unit margin). Value: the
+    16-parameter ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
     beta_agglomeration: float = 1.5
     """Firm location logit: weight on ln(1 + SO establishments in the city). Prior: location-choice
     literature (agglomeration attracts entry). Calibrated."""
@@ -120,8 +123,9 @@ class Params:
     beta_city_size: float = 1.0
     """Firm location logit: weight on ln(urban population). 1 means sites are offered in proportion to
     city size, the usual correction in conditional-logit location models (dimensionless)."""
-    beta_hub: float = 0.5
-    """Firm location logit: weight on ln(1 + rail hours to the client hub). Calibrated."""
+    beta_hub: float = 0.524
+    """Firm location logit: weight on ln(1 + rail hours to the client hub). Value: the 16-parameter
+    ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
     beta_setup: float = 0.08
     """Firm location logit: weight per month of set-up lag (1/month). Calibrated."""
     default_setup_months: float = 12.0

@@ -177,11 +177,17 @@ def _calibration_section(path: Path) -> list[str]:
         lines += ["", f"The final population is degenerate (effective sample size "
                   f"{c['effective_sample_size']:.1f} of {c['population']}): the estimate is close to one "
                   "accepted particle and the intervals below understate the uncertainty (docs/performance.md)."]
-    lines += ["", "| parameter | prior | estimate (weighted median) | 90% posterior interval |", "|---|---|---|---|"]
+    point = c.get("point_estimate", {"method": "weighted posterior median"})
+    lines += ["", f"Point estimate (what `calibrated.toml` holds): {point['method']}"
+              + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
+              + " Parameters not listed keep their defaults in `model/params.py` (their docstrings say why)."]
+    median = c.get("posterior_median", c["estimate"])
+    lines += ["", "| parameter | prior | estimate | weighted posterior median | 90% posterior interval |",
+              "|---|---|---|---|---|"]
     for k, v in c["estimate"].items():
         lo, hi = c["interval_90"][k]
         plo, phi = c["priors"][k]
-        lines.append(f"| `{k}` | {plo:g} to {phi:g} | {v:.4g} | {lo:.4g} to {hi:.4g} |")
+        lines.append(f"| `{k}` | {plo:g} to {phi:g} | {v:.4g} | {median[k]:.4g} | {lo:.4g} to {hi:.4g} |")
     lines += ["", "![calibration convergence](img/calibration_convergence.png)"]
     return lines
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.calibrate import load_settings, particle_seeds, weighted_quantile
+from model.calibrate import load_settings, particle_seeds, point_estimate, weighted_quantile
 from model.errors import InputError
 from model.params import load_scenario
 from model.runner import simulate
@@ -106,6 +106,18 @@ def test_calibration_settings_priors_lie_in_parameter_ranges():
     assert s["population"] >= 10 and s["seeds"] >= 2 and len(s["priors"]) >= 5
 
 
+@pytest.mark.parametrize("value, ok", [("2.0", True), ("1", True), ("0.1", False), ('"wide"', False), ("true", False)])
+def test_kernel_scaling_is_checked(tmp_path, value, ok):
+    p = tmp_path / "t.toml"
+    p.write_text(f"[calibration]\npopulation = 10\ngenerations = 1\nseeds = 1\nkernel_scaling = {value}\n"
+                 "[calibration.priors]\nquit_rate = [0.01, 0.06]\n")
+    if ok:
+        assert load_settings(p)["kernel_scaling"] == float(value)
+    else:
+        with pytest.raises(InputError, match=r"calibration\.kernel_scaling: expected a number from 0\.5 to 10"):
+            load_settings(p)
+
+
 def test_evaluate_and_summarise_on_a_run():
     targets = load_targets()
     res = simulate(load_scenario(ROOT / "experiments" / "baseline.toml", ["persons_per_agent=400", "end_year=2023"]), 3)
@@ -114,6 +126,27 @@ def test_evaluate_and_summarise_on_a_run():
     assert 0 < values["east_share_2015"] < 1 and values["nj_wage_ratio"] > 0
     s = summarise(targets, pd.DataFrame([values, values]))
     assert len(s) == len(targets) and set(s["pass"]) <= {True, False}
+
+
+def test_point_estimate_reruns_candidates_and_overrules_a_lucky_abc_distance():
+    # Particle 0 has the smaller ABC distance but absurd parameters; rerun over common seeds, the
+    # calibrated parameters (particle 1) fit better and are chosen.
+    priors = {"modelled_share": [0.25, 0.45], "quit_rate": [0.01, 0.06], "so_interest_share": [0.2, 0.8]}
+    base = load_scenario(ROOT / "experiments" / "baseline.toml", ["persons_per_agent=200", "end_year=2023"])
+    good = {k: getattr(base, k) for k in priors}
+    bad = {"modelled_share": 0.45, "quit_rate": 0.01, "so_interest_share": 0.8}
+    final = pd.DataFrame([bad, good])
+    settings = {"rescore_particles": 2, "rescore_seeds": 2}
+    median = {k: (bad[k] + good[k]) / 2 for k in priors}
+    estimate, point = point_estimate(final, np.array([0.5, 0.9]), median, priors, base, load_targets(),
+                                     settings, 7, client=None)
+    scores = {c["candidate"]: c["rescored_distance"] for c in point["candidates"]}
+    assert list(scores) == ["particle 0", "particle 1", "weighted posterior median"]
+    assert scores["particle 1"] < scores["particle 0"]
+    assert point["chosen"] != "particle 0" and estimate != bad and len(point["seeds"]) == 2
+    # Without rescoring the medians are the estimate.
+    assert point_estimate(final, np.array([0.5, 0.9]), median, priors, base, [], {"rescore_particles": 0},
+                          7, client=None) == (median, {"method": "weighted posterior median"})
 
 
 # ---------------------------------------------------------------------------------------
