@@ -170,8 +170,9 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     # On Dask, particles are accepted in the order they finish, so a calibration is reproducible
     # only in distribution; without a client it runs in this process and is exactly reproducible.
     sampler = DaskDistributedSampler(dask_client=client, batch_size=1) if client is not None else SingleCoreSampler()
-    # A wider-than-Silverman proposal kernel keeps the importance weights (prior / proposal
-    # density) from piling onto a few particles, which in 10+ dimensions they otherwise do.
+    # A wider proposal kernel (pyabc multiplies Silverman's covariance by `scaling`) keeps the
+    # importance weights (prior / proposal density) from piling onto a few particles, which in
+    # 10+ dimensions they otherwise do.
     transition = pyabc.MultivariateNormalTransition(scaling=float(settings["kernel_scaling"]))
     abc = pyabc.ABCSMC(_Model(base, targets, seeds, root_seed, priors), prior, _Distance(targets),
                        population_size=population, sampler=sampler, transitions=transition)
@@ -204,8 +205,10 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     median = {k: weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), 0.5) for k in priors}
     intervals = {k: [weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), q) for q in (0.05, 0.95)]
                  for k in priors}
-    distances = history.get_weighted_distances(t=history.max_t)["distance"].to_numpy()
-    estimate, point = point_estimate(final, distances, median, priors, base, targets, settings, root_seed, client)
+    # Each final particle's parameters with its own ABC distance (read together, not lined up by row order).
+    scored = pd.DataFrame([{**from_unit(dict(p.parameter), priors), "distance": p.distance}
+                           for p in history.get_population(t=history.max_t).particles])
+    estimate, point = point_estimate(scored, median, priors, base, targets, settings, root_seed, client)
     pops_info = history.get_all_populations()
     sims = int(history.total_nr_simulations)
     summary = {
@@ -227,22 +230,24 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     return summary
 
 
-def point_estimate(final: pd.DataFrame, distances: np.ndarray, median: dict[str, float],
+def point_estimate(scored: pd.DataFrame, median: dict[str, float],
                    priors: dict[str, list[float]], base: Params, targets: list[Target], settings: dict[str, Any],
                    root_seed: int, client: Any) -> tuple[dict[str, float], dict[str, Any]]:
     """The parameter set the calibrated scenario runs with, and how it was chosen.
 
     The weighted marginal medians need not fit: with a posterior that is broad in several
     directions at once, their combination can sit between the good regions. So the
-    ``rescore_particles`` final particles with the smallest ABC distance and the medians are each
+    ``rescore_particles`` final particles (rows of ``scored``: parameter values and ``distance``)
+    with the smallest ABC distance and the medians are each
     run again over the same ``rescore_seeds`` seeds (common random numbers, so that the
     comparison is not seed luck), and the one whose mean targets lie closest is taken. With
     ``rescore_particles = 0`` the medians are the estimate."""
     k = int(settings["rescore_particles"])
     if k == 0:
         return median, {"method": "weighted posterior median"}
+    distances = scored["distance"].to_numpy()
     best = np.argsort(distances, kind="stable")[:k]
-    candidates = [{n: float(final.loc[i, n]) for n in priors} for i in best]
+    candidates = [{n: float(scored[n].iloc[i]) for n in priors} for i in best]
     candidates.append({n: float(v) for n, v in median.items()})
     # [root_seed, 1]: a stream of its own, apart from the particles' seeds (particle_seeds).
     streams = np.random.SeedSequence([root_seed, 1]).spawn(settings["rescore_seeds"])
@@ -251,10 +256,10 @@ def point_estimate(final: pd.DataFrame, distances: np.ndarray, median: dict[str,
     chosen = int(np.argmin(scores))
     labels = [f"particle {int(i)}" for i in best] + ["weighted posterior median"]
     return candidates[chosen], {
-        "method": (f"lowest mean-target distance over {len(seeds)} common seeds among the {k} final particles "
-                   "with the smallest ABC distance and the weighted posterior median"),
+        "method": (f"lowest mean-target distance over {len(seeds)} common seeds among the {len(best)} final "
+                   "particles with the smallest ABC distance and the weighted posterior median"),
         "chosen": labels[chosen], "seeds": seeds,
-        "candidates": [{"candidate": lab, "abc_distance": float(distances[i]) if j < k else None,
+        "candidates": [{"candidate": lab, "abc_distance": float(distances[i]) if j < len(best) else None,
                         "rescored_distance": float(sc)}
                        for j, (lab, i, sc) in enumerate(zip(labels, [*best, -1], scores))],
     }
@@ -298,8 +303,8 @@ def record_performance(summary: dict[str, Any], where: str) -> None:
     body = (f"Measured by `outsourcing-abm calibrate` (commit {summary.get('git_commit', '?')}, "
             f"Python {summary.get('python', '?')}, {where}): "
             f"ABC-SMC with {summary['population']} particles, {summary['generations']} generations after the prior, "
-            f"{summary['seeds_per_particle']} seeds per particle, proposal kernel {summary.get('kernel_scaling', 1.0):g}x "
-            f"Silverman's bandwidth, at {summary['fixed']}.\n\n"
+            f"{summary['seeds_per_particle']} seeds per particle, proposal kernel covariance {summary.get('kernel_scaling', 1.0):g}x "
+            f"Silverman's rule, at {summary['fixed']}.\n\n"
             f"| measure | value |\n|---|---|\n"
             f"| model runs | {runs} |\n| wall time | {secs:.0f} s ({secs / 60:.1f} min) |\n"
             f"| model runs per minute | {60 * runs / max(secs, 1e-9):.0f} |\n"

@@ -14,6 +14,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+from mesa.agentset import _HardKeyAgentSet
 from mesa.experimental.mesa_signals.signal_types import ModelSignals
 from mesa.model import _mesa_logger
 
@@ -124,24 +125,31 @@ class RowAgent(mesa.Agent):
 # SO staff turn over fast, so at 100k worker agents that bookkeeping alone cost more than the
 # numpy reference's whole step (docs/performance.md). The two functions below do the same
 # bookkeeping for a batch in one pass whenever nobody could tell the difference: no observer of
-# the model's agent signals, no open signal batch, the class in no data-registry dataset.
-# Otherwise they fall back to Mesa's per-agent calls, so observers still see every signal.
+# the model's agent signals, no open signal batch, the class in no data-registry dataset, Mesa's
+# own register/deregister methods in use. Otherwise they take Mesa's per-agent path (what
+# mesa.Agent.__init__ and remove do), so observers and datasets still see every agent.
 # They rely on Mesa 3.5.1's registry layout (pinned in pyproject.toml; tests/test_table.py
 # checks the result against Mesa's own per-agent path).
 def _per_agent_needed(model, agents: list, signal) -> bool:
     return (model._has_subscribers("agents", signal) or model._batch_context is not None
-            or bool(type(agents[0])._datasets))
+            or bool(type(agents[0])._datasets)
+            or type(model).register_agent is not mesa.Model.register_agent
+            or type(model).deregister_agent is not mesa.Model.deregister_agent)
 
 
 def register_agents(model, agents: list[RowAgent]) -> None:
-    """``model.register_agent(a)`` for each of ``agents`` (all of one class), in order."""
+    """What ``mesa.Agent.__init__`` registers for each of ``agents`` (all of one class), in order."""
     if not agents:
         return
     cls = type(agents[0])
-    if _per_agent_needed(model, agents, ModelSignals.AGENT_ADDED) or cls not in model._agents_by_type:
+    if _per_agent_needed(model, agents, ModelSignals.AGENT_ADDED):
         for a in agents:
             model.register_agent(a)
+            for dataset in a._datasets:
+                model.data_registry[dataset].add_agent(a)
         return
+    if cls not in model._agents_by_type:  # as Mesa does for a class's first agent
+        model._agents_by_type[cls] = _HardKeyAgentSet([], random=model.random)
     first = model.agent_id_counter
     for uid, a in enumerate(agents, start=first):
         a.unique_id = uid

@@ -135,17 +135,19 @@ def test_point_estimate_reruns_candidates_and_overrules_a_lucky_abc_distance():
     base = load_scenario(ROOT / "experiments" / "baseline.toml", ["persons_per_agent=200", "end_year=2023"])
     good = {k: getattr(base, k) for k in priors}
     bad = {"modelled_share": 0.45, "quit_rate": 0.01, "so_interest_share": 0.8}
-    final = pd.DataFrame([bad, good])
-    settings = {"rescore_particles": 2, "rescore_seeds": 2}
+    scored = pd.DataFrame([{**bad, "distance": 0.5}, {**good, "distance": 0.9}])
+    settings = {"rescore_particles": 5, "rescore_seeds": 2}  # more than there are particles
     median = {k: (bad[k] + good[k]) / 2 for k in priors}
-    estimate, point = point_estimate(final, np.array([0.5, 0.9]), median, priors, base, load_targets(),
-                                     settings, 7, client=None)
+    estimate, point = point_estimate(scored, median, priors, base, load_targets(), settings, 7, client=None)
     scores = {c["candidate"]: c["rescored_distance"] for c in point["candidates"]}
     assert list(scores) == ["particle 0", "particle 1", "weighted posterior median"]
+    assert [c["abc_distance"] for c in point["candidates"]] == [0.5, 0.9, None]
     assert scores["particle 1"] < scores["particle 0"]
-    assert point["chosen"] != "particle 0" and estimate != bad and len(point["seeds"]) == 2
+    assert point["chosen"] == min(scores, key=scores.get) != "particle 0"
+    assert estimate == {"particle 1": good, "weighted posterior median": median}[point["chosen"]]
+    assert len(point["seeds"]) == 2 and "among the 2 final particles" in point["method"]
     # Without rescoring the medians are the estimate.
-    assert point_estimate(final, np.array([0.5, 0.9]), median, priors, base, [], {"rescore_particles": 0},
+    assert point_estimate(scored, median, priors, base, [], {"rescore_particles": 0},
                           7, client=None) == (median, {"method": "weighted posterior median"})
 
 

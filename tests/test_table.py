@@ -13,14 +13,13 @@ from model.params import load_scenario
 from model.table import RowAgent, deregister_agents, register_agents
 
 
-def registry(model) -> dict:
-    """Every registered agent as unique_id -> (class, row), from Mesa's own AgentSets."""
-    everyone = {a.unique_id: (type(a).__name__, getattr(a, "row", None)) for a in model.agents}
-    for cls, agents in model.agents_by_type.items():
-        assert {a.unique_id for a in agents} <= everyone.keys()
-        assert all(type(a) is cls for a in agents)
-    assert sum(len(s) for s in model.agents_by_type.values()) == len(everyone)
-    return everyone
+def registry(model) -> list:
+    """Every registered agent as (unique_id, class, row), in Mesa's iteration order, then each
+    class's AgentSet in its order."""
+    everyone = [(a.unique_id, type(a).__name__, getattr(a, "row", None)) for a in model.agents]
+    by_type = [(cls.__name__, [a.unique_id for a in agents]) for cls, agents in model.agents_by_type.items()]
+    assert sum(len(ids) for _, ids in by_type) == len(everyone) == len({uid for uid, _, _ in everyone})
+    return [everyone, by_type]
 
 
 def test_batches_register_as_mesa_would_one_by_one():
@@ -76,3 +75,40 @@ def test_single_row_agent_is_an_ordinary_mesa_agent():
     assert list(model.agents_by_type[WorkerAgent]) == [worker]
     built = WorkerAgent.build(model, np.array([3]).tolist())[0]
     assert vars(built).keys() == vars(worker).keys()
+
+
+class TrackedWorker(WorkerAgent):
+    """A worker class with a Mesa data-registry dataset, which batches must not bypass."""
+
+
+def test_agents_of_a_tracked_class_enter_and_leave_its_dataset():
+    model = mesa.Model(rng=1)
+    dataset = model.data_registry.track_agents_numpy(TrackedWorker, "tracked", "wage")
+    agents = TrackedWorker.build(model, [0, 1, 2])
+    register_agents(model, agents)
+    for a in agents:
+        a.wage = 100.0 * a.row
+    assert len(model.agents_by_type[TrackedWorker]) == 3
+    assert sorted(dataset.data[:, 0].tolist()) == [0.0, 100.0, 200.0]
+    deregister_agents(model, agents)
+    assert len(model.agents_by_type[TrackedWorker]) == 0 and len(dataset.data) == 0
+
+
+class OwnRegistration(mesa.Model):
+    """A model that overrides register_agent: batches must go through it."""
+
+    def __init__(self):
+        super().__init__(rng=1)
+        self.seen = []
+
+    def register_agent(self, agent):
+        self.seen.append(agent)
+        super().register_agent(agent)
+
+
+def test_a_model_overriding_register_agent_sees_every_agent():
+    model = OwnRegistration()
+    agents = WorkerAgent.build(model, [0, 1, 2])
+    register_agents(model, agents[:1])
+    register_agents(model, agents[1:])  # WorkerAgent already known: a batch
+    assert model.seen == agents and set(model.agents_by_type[WorkerAgent]) == set(agents)
