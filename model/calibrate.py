@@ -34,6 +34,7 @@ import pandas as pd
 from .errors import InputError
 from .params import RANGES, Params, load_scenario
 from .targets import TARGETS_FILE, Target, distance, evaluate, load_targets
+from .validate import run_many, seeds_from
 
 EXPERIMENTS = TARGETS_FILE.parent
 CALIBRATED = EXPERIMENTS / "calibrated.toml"
@@ -77,8 +78,7 @@ def particle_seeds(theta: dict[str, float], root_seed: int, n: int) -> list[int]
     particle gives the same simulated targets on any worker."""
     key = json.dumps({k: float(theta[k]) for k in sorted(theta)}, sort_keys=True).encode()
     entropy = int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
-    children = np.random.SeedSequence([root_seed, entropy]).spawn(n)
-    return [int(c.generate_state(1)[0]) for c in children]
+    return seeds_from([root_seed, entropy], n)
 
 
 def simulate_targets(theta: dict[str, float], base: Params, targets: list[Target], n_seeds: int,
@@ -250,8 +250,7 @@ def point_estimate(scored: pd.DataFrame, median: dict[str, float],
     candidates = [{n: float(scored[n].iloc[i]) for n in priors} for i in best]
     candidates.append({n: float(v) for n, v in median.items()})
     # [root_seed, 1]: a stream of its own, apart from the particles' seeds (particle_seeds).
-    streams = np.random.SeedSequence([root_seed, 1]).spawn(settings["rescore_seeds"])
-    seeds = [int(c.generate_state(1)[0]) for c in streams]
+    seeds = seeds_from([root_seed, 1], settings["rescore_seeds"])
     scores = rescore(candidates, base, targets, seeds, client)
     chosen = int(np.argmin(scores))
     labels = [f"particle {int(i)}" for i in best] + ["weighted posterior median"]
@@ -276,12 +275,15 @@ def rescore(candidates: list[dict[str, float]], base: Params, targets: list[Targ
     if client is None:
         tables = [simulate(p, seed).city_year for p, seed in jobs]
     else:
-        from .validate import run_many
-
         tables = run_many(client, jobs, "rescore", progress=False)
     values = pd.DataFrame([evaluate(targets, cy, region_year_table(cy)) for cy in tables])
     n = len(seeds)
     return [distance(targets, mean_targets(values.iloc[j * n:(j + 1) * n])) for j in range(len(candidates))]
+
+
+def describe_point_estimate(point: dict[str, Any]) -> str:
+    """How the point estimate was chosen, as one sentence (calibrated.toml, validation.md)."""
+    return point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
@@ -346,11 +348,10 @@ def _sig(x: float, digits: int = 4) -> float:
 def write_calibrated(path: Path, estimate: dict[str, float], intervals: dict[str, list[float]],
                      summary: dict[str, Any]) -> None:
     """experiments/calibrated.toml: the point estimate, each with its 90% posterior interval."""
-    point = summary["point_estimate"]
     lines = [
         "# Point estimate of the free parameters, written by `outsourcing-abm calibrate`",
         f"# ({summary['model_runs']} model runs, {summary['wall_time_s']:.0f} s, commit {summary.get('git_commit', '?')}).",
-        f"# Point estimate: {point['method']}" + (f"; chosen: {point['chosen']}." if "chosen" in point else "."),
+        f"# Point estimate: {describe_point_estimate(summary['point_estimate'])}",
         "# Comments give each parameter's 90% interval in the final ABC-SMC population (experiments/posterior.csv).",
         "# baseline.toml and no_policy.toml inherit this file. Targets: experiments/targets.toml.",
         'name = "calibrated"',

@@ -31,7 +31,8 @@ DEFAULT_DOC = REPO / "docs" / "validation.md"
 # Running many (params, seed) pairs on Dask; shared with forecast
 # ---------------------------------------------------------------------------------------
 
-def seeds_from(root: int, n: int) -> list[int]:
+def seeds_from(root: int | list[int], n: int) -> list[int]:
+    """``n`` independent run seeds from the entropy ``root`` (numpy SeedSequence children)."""
     return [int(c.generate_state(1)[0]) for c in np.random.SeedSequence(root).spawn(n)]
 
 
@@ -161,7 +162,7 @@ def write_report(summary: pd.DataFrame, doc: Path, *, scenario: Path, seeds: int
 
 def _calibration_section(path: Path) -> list[str]:
     """How the committed calibrated.toml was estimated (experiments/calibration.json)."""
-    from .calibrate import is_degenerate
+    from .calibrate import describe_point_estimate, is_degenerate
 
     try:
         c = json.loads(path.read_text())
@@ -178,8 +179,7 @@ def _calibration_section(path: Path) -> list[str]:
                   f"{c['effective_sample_size']:.1f} of {c['population']}): the estimate is close to one "
                   "accepted particle and the intervals below understate the uncertainty (docs/performance.md)."]
     point = c.get("point_estimate", {"method": "weighted posterior median"})
-    lines += ["", f"Point estimate (what `calibrated.toml` holds): {point['method']}"
-              + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
+    lines += ["", f"Point estimate (what `calibrated.toml` holds): {describe_point_estimate(point)}"
               + " Parameters not listed keep their defaults in `model/params.py` (their docstrings say why)."]
     median = c.get("posterior_median", c["estimate"])
     lines += ["", "| parameter | prior | estimate | weighted posterior median | 90% posterior interval |",
