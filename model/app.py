@@ -612,10 +612,10 @@ class NeijiangChart(TimeChart):
         ax2 = ax.twinx()
         ax2.set_ylabel("SO firms", fontsize=8, color="tab:red")
         ax2.tick_params(labelsize=7, colors="tab:red")
-        self.line(ax, "neijiang_employment", model, color="tab:blue", label="model: city SO employment")
-        if "neijiang_park_staff" in model.datacollector.model_vars:
-            self.line(ax, "neijiang_park_staff", model, color="tab:blue", ls="--", lw=1, label="model: park staff")
-        self.line(ax2, "neijiang_firms", model, color="tab:red", label="model: firms")
+        self.line(ax, "focus_employment", model, color="tab:blue", label="model: city SO employment")
+        if "focus_park_staff" in model.datacollector.model_vars:
+            self.line(ax, "focus_park_staff", model, color="tab:blue", ls="--", lw=1, label="model: park staff")
+        self.line(ax2, "focus_firms", model, color="tab:red", label="model: firms")
         staff, firms = FACTS.get("employment", []), FACTS.get("firms", [])
         # facts are observations during the year: drawn at year + 0.5
         ax.scatter([f["year"] + 0.5 for f in staff], [f["value"] for f in staff], marker="s", color="tab:blue",
@@ -638,7 +638,7 @@ class WageRatioChart(TimeChart):
             lo, hi = pt.get("range", (pt["value"], pt["value"]))
             self.ax.add_patch(Rectangle((yr, lo), 1.0, hi - lo, color="tab:orange", alpha=0.35,
                                         label=f"source {yr}: {lo:.2f}-{hi:.2f}"))
-        self.line(self.ax, "nj_cd_wage_ratio", model, color="tab:purple", label="model")
+        self.line(self.ax, "focus_wage_ratio", model, color="tab:purple", label="model")
         self.y_range(self.ax, 0.4, 1.2, grow_bottom=True)
         self.ax.legend(fontsize=7, loc="upper left")
         self.finish()
@@ -647,8 +647,8 @@ class WageRatioChart(TimeChart):
 class FiscalChart(TimeChart):
     def __init__(self, model):
         super().__init__(model, "Neijiang: policy spending vs tax revenue (cumulative)", "million CNY since start")
-        self.line(self.ax, "neijiang_policy_spend", model, divisor=1e6, color="tab:red", label="city policy spending")
-        self.line(self.ax, "neijiang_tax", model, divisor=1e6, color="tab:green", label="local tax from SO")
+        self.line(self.ax, "focus_policy_spend", model, divisor=1e6, color="tab:red", label="city policy spending")
+        self.line(self.ax, "focus_tax", model, divisor=1e6, color="tab:green", label="local tax from SO")
         self.y_range(self.ax, 0.0, 10.0)
         self.ax.legend(fontsize=7, loc="upper left")
         self.finish()
@@ -690,10 +690,10 @@ def StatusPanel(model):
         _tag(f"{city} levers in effect: " + ("; ".join(
             f"{lv.lever} {lv.intensity:g} ({lv.start}-{lv.end})" for lv in levers) or "none"),
              "oabm-levers", "div")
-        rows = [("SO firms", "neijiang_firms", "oabm-nj-firms"),
-                ("SO employment (persons)", "neijiang_employment", "oabm-nj-employment"),
-                ("policy spending to date (CNY)", "neijiang_policy_spend", "oabm-nj-spend"),
-                ("local tax from SO to date (CNY)", "neijiang_tax", "oabm-nj-tax")]
+        rows = [("SO firms", "focus_firms", "oabm-nj-firms"),
+                ("SO employment (persons)", "focus_employment", "oabm-nj-employment"),
+                ("policy spending to date (CNY)", "focus_policy_spend", "oabm-nj-spend"),
+                ("local tax from SO to date (CNY)", "focus_tax", "oabm-nj-tax")]
         # (no solara.Markdown anywhere: it loads KaTeX from a CDN that solara-assets lacks)
         _tag("Neijiang, latest", "oabm-nj-heading", "div", "font-weight: 600; margin-top: 6px")
         for label, col, tid in rows:
@@ -702,7 +702,7 @@ def StatusPanel(model):
                 _tag(_fmt_int(last(model, col)), tid)
         with solara.Row(gap="6px"):
             solara.Text("SO wage / Chengdu:")
-            r = last(model, "nj_cd_wage_ratio")
+            r = last(model, "focus_wage_ratio")
             _tag("-" if not np.isfinite(r) else f"{r:.3f}", "oabm-nj-wage-ratio")
 
 

@@ -121,16 +121,19 @@ class SOModel(mesa.Model):
 
         self.datacollector = mesa.DataCollector(
             model_reporters={
-                "year": lambda m: m.time_label(),
+                # step 0 is the initial state (quarter 0 of start_year); step k the end of quarter k
+                "step": lambda m: m.steps,
+                "year": lambda m: m.year,
+                "quarter": lambda m: m.quarter if m.steps > 0 else 0,
                 "coastal_share": lambda m: m.region_share("coastal"),
                 "central_share": lambda m: m.region_share("central"),
                 "western_share": lambda m: m.region_share("western"),
-                "neijiang_firms": lambda m: m.city_state["firms"][m.nj],
-                "neijiang_employment": lambda m: m.city_state["employment"][m.nj],
-                "neijiang_park_staff": lambda m: m.city_state["park_staff"][m.nj],
-                "nj_cd_wage_ratio": lambda m: m.so_wage[m.nj] / m.so_wage[m.cd],
-                "neijiang_policy_spend": lambda m: m.ledger.cumulative_spend[m.nj],
-                "neijiang_tax": lambda m: m.ledger.cumulative_tax[m.nj],
+                "focus_firms": lambda m: m.city_state["firms"][m.nj],
+                "focus_employment": lambda m: m.city_state["employment"][m.nj],
+                "focus_park_staff": lambda m: m.city_state["park_staff"][m.nj],
+                "focus_wage_ratio": lambda m: m.so_wage[m.nj] / m.so_wage[m.is_cy_hub].mean(),
+                "focus_policy_spend": lambda m: m.ledger.cumulative_spend[m.nj],
+                "focus_tax": lambda m: m.ledger.cumulative_tax[m.nj],
             },
             agenttype_reporters={CityAgent: {k: _city_reporter(k) for k in CITY_COLUMNS}},
         )
