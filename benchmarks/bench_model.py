@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from model.docs import replace_section  # noqa: E402
+from model.files import replace_section  # noqa: E402
 
 SECTION = "## Model speed and memory"
 BASELINE = ROOT / "experiments" / "baseline.toml"
@@ -59,8 +59,8 @@ def _peak_mb() -> float:
 
 
 def child_default(seed: int) -> dict:
-    from model.params import load_scenario
-    from model.runner import simulate
+    from model.study.scenarios import load_scenario
+    from model.run import simulate
 
     params = load_scenario(BASELINE)
     c0, w0 = time.process_time(), time.perf_counter()
@@ -72,23 +72,23 @@ def register_one_by_one() -> None:
     """Diagnostic: make the model take Mesa's per-agent ``register_agent`` /
     ``deregister_agent`` path for every batch, as it does when something observes the model's
     agent signals (model/table.py). The run measures what batch registration saves."""
-    import model.table
+    import model.core.table
 
-    model.table._per_agent_needed = lambda *args: True
+    model.core.table._per_agent_needed = lambda *args: True
 
 
 def child_scale(kind: str, ppa: float, seed: int) -> dict:
     """Warm up to WARM_END, then time each year of MEASURE (4 steps each)."""
     import gc
 
-    from model.params import load_scenario
+    from model.study.scenarios import load_scenario
 
     params = load_scenario(BASELINE, [f"persons_per_agent={ppa!r}", f"end_year={MEASURE[1]}"])
     base_mb = _peak_mb()
     if kind == "one_by_one":
         register_one_by_one()
     if kind in ("model", "one_by_one"):
-        from model.model import SOModel
+        from model.core.model import SOModel
 
         m = SOModel(params, rng=seed)
         count = m.workers_table.count
@@ -112,7 +112,7 @@ def child_scale(kind: str, ppa: float, seed: int) -> dict:
         years.append(year)
         live.append(count())
     if kind in ("model", "one_by_one"):  # every live worker is a registered Mesa agent
-        from model.graduate import WorkerAgent
+        from model.core.agents.worker import WorkerAgent
 
         assert len(m.agents_by_type[WorkerAgent]) == count()
     return {"kind": kind, "ppa": ppa, "years": years, "cpu": cpu, "wall": wall, "live": live,
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from model import __version__
-    from model.runner import git_commit
+    from model.provenance import git_state, short_commit
 
     sizes = args.sizes or ([10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000])
     write = (not args.no_record) and (args.record or not (args.quick or args.sizes))
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"| `outsourcing-abm run baseline` (imports, model, CSVs, figures) | {min(r['cpu'] for r in cli):.2f} | "
                     f"{statistics.median([r['cpu'] for r in cli]):.2f} | {min(r['wall'] for r in cli):.2f} | "
                     f"{max(r['peak_mb'] for r in cli):.0f} |")
-        body = f"""Measured by `python benchmarks/bench_model.py` ({time.strftime('%Y-%m-%d')}, outsourcing-abm {__version__}, commit {git_commit()[:12]}; {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}). Times are CPU seconds of one process (user + sys), so load from other processes on the shared cores barely moves them; wall-clock ratios are given alongside.
+        body = f"""Measured by `python benchmarks/bench_model.py` ({time.strftime('%Y-%m-%d')}, outsourcing-abm {__version__}, commit {short_commit(git_state())}; {os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}). Times are CPU seconds of one process (user + sys), so load from other processes on the shared cores barely moves them; wall-clock ratios are given alongside.
 
 ### Default run (experiments/baseline.toml, 2005-2030, seed {args.seed}, `persons_per_agent` = 100)
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CHROMIUM_ARGS, find_chromium  # noqa: E402
-from model.docs import replace_section  # noqa: E402
-from model.serve import free_port, start_background, wait_until_up  # noqa: E402
+from model.files import replace_section  # noqa: E402
+from model.app.serve import free_port, start_background, wait_until_up  # noqa: E402
 
 FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-neijiang", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
 SECTION = "## Visual server"

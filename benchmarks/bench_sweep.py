@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.docs import replace_section  # noqa: E402
+from model.files import replace_section  # noqa: E402
 
 SECTION = "## Sweeps"
 
@@ -55,7 +55,7 @@ modelled_share = {{ values = [{_default('modelled_share')!r}] }}
 
 
 def _default(name: str) -> float:
-    from model.params import load_scenario
+    from model.study.scenarios import load_scenario
 
     return getattr(load_scenario(ROOT / "experiments" / "baseline.toml"), name)
 
@@ -85,7 +85,7 @@ def wait_quiet(limit: float = 0.15, max_wait: float = 600.0) -> float:
 
 
 def bare(design) -> tuple[float, list[float]]:
-    from model.runner import simulate
+    from model.run import simulate
 
     times = []
     t0 = time.perf_counter()
@@ -98,7 +98,7 @@ def bare(design) -> tuple[float, list[float]]:
 
 def swept(design, out: Path, workers: int) -> tuple[float, float, dict[str, float]]:
     """Wall time of the whole sweep, the model's own time in the workers, and the phases."""
-    from model.sweep import run_sweep
+    from model.study.sweep import run_sweep
 
     t0 = time.perf_counter()
     s = run_sweep(design, out, workers=workers, progress=False)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from model import __version__
-    from model.sweep import git_commit, load_design
+    from model.study.sweep import git_commit, load_design
 
     with tempfile.TemporaryDirectory(prefix="oabm-bench-") as tmp:
         tmp = Path(tmp)

@@ -23,12 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from model import choice, labour_market
-from model.data import (
+from model.core.data import (
     city_wage, haversine_km, load_cities, load_segments, national_graduates, national_so_employment,
     national_wage, travel_minutes,
 )
-from model.params import Params
-from model.policy import LEVER, PolicySchedule
+from model.core.params import Params
+from model.core.policy import LEVER, PolicySchedule
 
 STEPS_PER_YEAR = 4
 YOUNG_MAX_AGE = 26.0

@@ -1,8 +1,9 @@
-"""Figures written into every run folder: the regional shift and Neijiang against the source facts."""
+"""Figures of one run: the regional shift, and the focus city against its observed points."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -10,9 +11,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .facts import NEIJIANG_POINTS  # noqa: E402
-
+#: One colour per region, in every figure and on the browser page.
 REGION_COLOURS = {"coastal": "#1f77b4", "central": "#ff7f0e", "western": "#2ca02c"}
+#: Panels of the focus-city figure: city_year column (or "pay_ratio"), scale, title.
+FOCUS_PANELS = (("firms", 1.0, "SO establishments"), ("employment", 1.0, "SO employment (persons)"),
+                ("output_cny", 1e8, "SO output (100 million CNY)"), ("pay_ratio", 1.0, "SO pay / reference cities"))
 
 
 def regional_shift(region_year: pd.DataFrame, ax=None):
@@ -27,37 +30,46 @@ def regional_shift(region_year: pd.DataFrame, ax=None):
     return ax
 
 
-def neijiang_panels(city_year: pd.DataFrame, axes) -> None:
-    nj = city_year[city_year["city"] == "Neijiang"]
-    cd = city_year[city_year["city"] == "Chengdu"].set_index("year")["mean_wage_cny"]
-    ratio = nj.set_index("year")["mean_wage_cny"] / cd
-    series = [("firms", nj.set_index("year")["firms"], "SO establishments"),
-              ("employment", nj.set_index("year")["employment"], "SO employment (persons)"),
-              ("output_cny", nj.set_index("year")["output_cny"] / 1e8, "SO output (100 million CNY)"),
-              ("wage_ratio", ratio, "SO wage, Neijiang / Chengdu")]
-    for ax, (key, s, title) in zip(axes, series):
-        ax.plot(s.index, s.values, lw=2, color="#444")
-        for pt in NEIJIANG_POINTS.get(key, []):
-            unit = 1e8 if key == "output_cny" else 1
-            y = pt["value"] / unit
-            lo, hi = (v / unit for v in pt.get("range", (pt["value"], pt["value"])))
-            ax.errorbar([pt["year"]], [y], yerr=[[y - lo], [hi - y]], fmt="o", color="crimson",
+def focus_series(city_year: pd.DataFrame, focus: str, references: tuple[str, ...]) -> pd.DataFrame:
+    """The focus city's rows by year, with ``pay_ratio``: its SO pay over its reference cities' mean."""
+    fc = city_year[city_year["city"] == focus].set_index("year")
+    ref = city_year[city_year["city"].isin(references)].groupby("year")["mean_wage_cny"].mean()
+    return fc.assign(pay_ratio=fc["mean_wage_cny"] / ref)
+
+
+def focus_panels(city_year: pd.DataFrame, axes, focus: str, references: tuple[str, ...],
+                 points: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """Four panels of the focus city; ``points`` (column -> observed bands) drawn in red."""
+    fc = focus_series(city_year, focus, references)
+    for ax, (col, scale, title) in zip(axes, FOCUS_PANELS):
+        ax.plot(fc.index, fc[col] / scale, lw=2, color="#444")
+        if col == "employment" and "park_staff" in fc:
+            ax.plot(fc.index, fc["park_staff"], lw=1, ls="--", color="#444", label="park staff")
+        for pt in (points or {}).get(col, []):
+            lo, hi = pt["low"] / scale, pt["high"] / scale
+            mid = 0.5 * (lo + hi)
+            ax.errorbar([pt["year"]], [mid], yerr=[[mid - lo], [hi - mid]], fmt="o", color="crimson",
                         capsize=3, label=pt["label"])
         ax.set_title(title, fontsize=9)
-        ax.set_xlim(2005, s.index.max())
-        if NEIJIANG_POINTS.get(key):
+        ax.set_xlim(fc.index.min(), fc.index.max())
+        if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6)
 
 
-def run_figures(city_year: pd.DataFrame, region_year: pd.DataFrame, out: Path) -> None:
+def run_figures(city_year: pd.DataFrame, region_year: pd.DataFrame, out: Path, params,
+                points: dict[str, list[dict[str, Any]]] | None = None) -> list[str]:
+    """Write regional_shift.png and <focus city>.png into ``out``; returns the file names."""
     fig, ax = plt.subplots(figsize=(7, 4))
     regional_shift(region_year, ax)
     fig.tight_layout()
     fig.savefig(out / "regional_shift.png", dpi=110)
     plt.close(fig)
+    focus = params.focus_city
     fig, axes = plt.subplots(2, 2, figsize=(9, 6))
-    neijiang_panels(city_year, axes.ravel())
-    fig.suptitle("Neijiang: model (line) against source facts (points)")
+    focus_panels(city_year, axes.ravel(), focus, tuple(params.reference_cities), points)
+    fig.suptitle(f"{focus}: model (line) against observed bands (points)")
     fig.tight_layout()
-    fig.savefig(out / "neijiang.png", dpi=110)
+    name = f"{focus.lower()}.png"
+    fig.savefig(out / name, dpi=110)
     plt.close(fig)
+    return ["regional_shift.png", name]

@@ -38,7 +38,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="session")
 def visual_server():
     """`outsourcing-abm serve experiments/baseline.toml` on a free loopback port; yields its URL."""
-    from model.serve import free_port, wait_until_up
+    from model.app.serve import free_port, wait_until_up
 
     BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.calibrate import load_settings, particle_seeds, point_estimate, weighted_quantile
-from model.errors import InputError
-from model.params import load_scenario
-from model.runner import simulate
-from model.targets import TARGETS_FILE, Target, distance, evaluate, load_targets, summarise
+from model.study.calibrate import load_settings, particle_seeds, point_estimate, weighted_quantile
+from model.core.errors import InputError
+from model.study.scenarios import load_scenario
+from model.run import simulate
+from model.study.targets import TARGETS_FILE, Target, distance, evaluate, load_targets, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT.parent / "shared" / "facts"
@@ -219,8 +219,8 @@ fixed = {{ {fixed} }}
 
 def recover(tmp_path: Path, population: int, generations: int, seeds: int, workers: int | None) -> dict:
     """Calibrate to the synthetic targets; ``workers=None`` simulates in-process (exactly reproducible)."""
-    from model.calibrate import calibrate
-    from model.sweep import connect
+    from model.study.calibrate import calibrate
+    from model.study.sweep import connect
 
     targets = synthetic_targets()
     path = write_synthetic_file(tmp_path, population, generations)
@@ -256,8 +256,8 @@ def test_calibration_on_dask_writes_outputs_and_resumes(tmp_path):
     assert "modelled_share" in (tmp_path / "cal.toml").read_text()
     assert len(pd.read_csv(tmp_path / "cal" / "posterior.csv")) == 6
     # resume: one more generation continues the same database rather than starting again
-    from model.calibrate import calibrate
-    from model.sweep import connect
+    from model.study.calibrate import calibrate
+    from model.study.sweep import connect
 
     client, cluster = connect(None, 1)
     try:

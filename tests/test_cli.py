@@ -39,7 +39,7 @@ def test_run_writes_every_promised_file(tmp_path):
     assert cy["year"].min() == 2005 and cy["year"].max() == 2012
     meta = json.loads((out / "run.json").read_text())
     assert meta["seed"] == 3 and meta["params"]["end_year"] == 2012
-    assert meta["git_commit"] and meta["version"] and meta["wall_time_s"] > 0
+    assert meta["provenance"]["git"]["commit"] and meta["provenance"]["version"] and meta["wall_time_s"] > 0
     assert meta["params"]["levers"]["Neijiang"]["rent_relief"]["intensity"] == 0.7
 
 
@@ -47,7 +47,7 @@ def test_summary_table_is_printed(tmp_path):
     r = cli("run", "no_policy", "--out", str(tmp_path / "o"), "--set", "end_year=2010",
             "--set", "persons_per_agent=200", "--no-figures")
     assert r.returncode == 0, r.stderr
-    assert "coastal %" in r.stdout and "NJ/CD wage" in r.stdout
+    assert "coastal %" in r.stdout and "pay ratio" in r.stdout and "Neijiang" in r.stdout
 
 
 def test_help_explains_every_option():

@@ -6,13 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.cli import EXPERIMENTS
-from model.graduate import EMPLOYED, SEEKING, WorkerAgent
-from model.firm import FirmAgent
-from model.model import SOModel
-from model.params import load_scenario
-from model.policy import LEVER
-from model.runner import simulate
+from model.cli.paths import experiments_dir
+
+EXPERIMENTS = experiments_dir()
+from model.core.agents.worker import EMPLOYED, SEEKING, WorkerAgent
+from model.core.agents.firm import FirmAgent
+from model.core.model import SOModel
+from model.study.scenarios import load_scenario
+from model.core.policy import LEVER
+from model.run import simulate
 
 SHORT = ["end_year=2012", "persons_per_agent=200"]
 
@@ -101,7 +103,7 @@ def test_run_tables_add_up():
 
 
 def test_same_seed_same_output_different_seed_differs(tmp_path):
-    from model.runner import write_run
+    from model.run import write_run
 
     p = load_scenario(EXPERIMENTS / "baseline.toml", SHORT)
     a = write_run(simulate(p, 11), tmp_path / "a", figures=False)

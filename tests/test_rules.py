@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model import choice, labour_market
+from model.core.rules import choice, labour_market
 
 
 def test_logit_probabilities_sum_to_one_and_respect_minus_infinity():

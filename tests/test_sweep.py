@@ -99,7 +99,7 @@ def reference(small_design, tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------------------
 
 def test_seeds_depend_only_on_place_in_design():
-    from model.sweep import design_seeds
+    from model.study.sweep import design_seeds
 
     s = design_seeds(42, 3, 4)
     root = np.random.SeedSequence(42)
@@ -115,7 +115,7 @@ def test_seeds_depend_only_on_place_in_design():
 
 
 def test_committed_designs_are_valid():
-    from model.sweep import load_design
+    from model.study.sweep import load_design
 
     smoke = load_design(EXPERIMENTS / "sweep_smoke.toml")
     assert smoke.n_runs <= 20
@@ -126,7 +126,7 @@ def test_committed_designs_are_valid():
     assert study.replications >= 20 and study.common_random_numbers
     groups = {p.group for p in study.points}
     assert {"counterfactual", "historical", "lever", "wage_gap"} <= groups
-    from model.params import LEVERS
+    from model.core.levers import LEVERS
 
     for lever in LEVERS:
         pts = [p for p in study.points if p.arm == lever]
@@ -137,7 +137,7 @@ def test_committed_designs_are_valid():
 
 
 def test_factorial_points_and_overrides(small_design):
-    from model.sweep import load_design
+    from model.study.sweep import load_design
 
     d = load_design(small_design)
     assert [p.values for p in d.points] == [
@@ -229,8 +229,8 @@ def test_outputs_are_tidy_and_recorded(reference):
     assert sum(phases.values()) <= last["seconds"] + 0.01
     assert 0 < last["model_seconds"] <= phases["runs"] + 0.01  # one worker: runs one after another
     # a run's seed reproduces it with the plain model
-    from model.params import load_scenario
-    from model.runner import simulate
+    from model.study.scenarios import load_scenario
+    from model.run import simulate
 
     row = runs.iloc[5]
     p = load_scenario(EXPERIMENTS / "baseline.toml", ["end_year=2012", "persons_per_agent=1000",
@@ -357,7 +357,7 @@ FLAKY_DIR_ENV = "OABM_TEST_FLAKY_DIR"
 def flaky_simulate(params, seed):
     """The real model, except that seed-picked runs fail: some only at their first attempt
     (a marker file remembers it, across worker processes), some always."""
-    from model.runner import simulate
+    from model.run import simulate
 
     marks = Path(os.environ[FLAKY_DIR_ENV])
     if seed % 4 == 0:
@@ -372,7 +372,7 @@ def flaky_simulate(params, seed):
 
 @pytest.mark.cluster
 def test_failures_are_recorded_retried_and_do_not_stop(small_design, tmp_path, monkeypatch):
-    from model.sweep import load_design, run_sweep
+    from model.study.sweep import load_design, run_sweep
 
     marks = tmp_path / "marks"
     marks.mkdir()
@@ -459,7 +459,7 @@ def test_report_policy_reduced(tmp_path):
 
 
 def test_saturated_levers_names_only_clear_plateaus():
-    from model.report_policy import saturated_levers
+    from model.study.policy_report import saturated_levers
 
     def arm(lever, intensity, jobs, half, spend):
         return {"lever": lever, "intensity": intensity, "intensity_text": f"{intensity:g}",

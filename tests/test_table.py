@@ -6,11 +6,13 @@ import mesa
 import numpy as np
 from mesa.experimental.mesa_signals.signal_types import ModelSignals
 
-from model.cli import EXPERIMENTS
-from model.graduate import WorkerAgent
-from model.model import SOModel
-from model.params import load_scenario
-from model.table import RowAgent, deregister_agents, register_agents
+from model.cli.paths import experiments_dir
+
+EXPERIMENTS = experiments_dir()
+from model.core.agents.worker import WorkerAgent
+from model.core.model import SOModel
+from model.study.scenarios import load_scenario
+from model.core.table import RowAgent, deregister_agents, register_agents
 
 
 def registry(model) -> list:

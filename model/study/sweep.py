@@ -54,14 +54,16 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .errors import InputError
-from .params import FIELD_TYPES, LEVERS, RANGES, Params, apply_overrides, params_from_dict, read_scenario_dict
+from ..core.errors import InputError
+from ..core.levers import LEVERS
+from ..core.params import FIELD_TYPES, RANGES, Params, params_from_dict
+from .scenarios import apply_overrides, read_scenario_dict
 
 METHODS = ("factorial", "lhs", "sobol", "morris", "arms")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Where the worker finds the model: "module:function". Only developers change it.
 SIMULATE_ENV = "OABM_SIMULATE"
-DEFAULT_SIMULATE = "model.runner:simulate"
+DEFAULT_SIMULATE = "model.run:simulate"
 SCHEMA_VERSION = 1
 
 _TOP_KEYS = {"name", "description", "scenario", "method", "replications", "root_seed",
@@ -206,7 +208,7 @@ def _key_range(key: str) -> tuple[float, float] | None:
     if key.startswith("levers."):
         parts = key.split(".")
         if parts[-1] == "intensity" and parts[2] in LEVERS:
-            return LEVERS[parts[2]][1], LEVERS[parts[2]][2]
+            return LEVERS[parts[2]].low, LEVERS[parts[2]].high
         return 2000.0, 2040.0
     return RANGES.get(key)
 
@@ -380,7 +382,7 @@ def load_design(path: str | Path, *, method: str | None = None, replications: in
     if unknown:
         raise InputError(f"{sorted(unknown)[0]}: unknown design key (allowed: {', '.join(sorted(_TOP_KEYS))})")
     if cities is None:
-        from .params import known_cities
+        from ..core.params import known_cities
 
         cities = known_cities()
 
@@ -558,7 +560,7 @@ def git_commit(path: Path = REPO_ROOT) -> dict[str, Any]:
 def provenance() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
-    from . import __version__
+    from .. import __version__
 
     def ver(name: str) -> str | None:
         try:
@@ -621,7 +623,7 @@ def run_task(params: Params, seed: int) -> dict[str, Any]:
 
 def worker_info() -> dict[str, Any]:
     """What a worker runs: package version and whether it can import the model."""
-    from . import __version__
+    from .. import __version__
 
     out: dict[str, Any] = {"version": __version__, "python": platform.python_version()}
     try:
@@ -813,7 +815,7 @@ def check_workers(client: Any, where: str, field: str = "--scheduler") -> None:
     """Every connected worker imports the model (warming it up) and runs this package version.
 
     Workers that join later (an adaptive cluster) are not checked here."""
-    from . import __version__
+    from .. import __version__
 
     try:
         infos = client.run(worker_info)
@@ -1132,7 +1134,7 @@ def region_year(city_year: Any) -> Any:
     region_year table (``runner.region_year_table``), computed run by run."""
     import pandas as pd
 
-    from .runner import region_year_table
+    from ..run import region_year_table
 
     keys = ["run_id", "point", "replication"]
     if city_year.empty or "region" not in city_year.columns:

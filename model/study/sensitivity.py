@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 from .sweep import (Design, _Interrupted, _write_json_atomic, add_design_arguments, cli_worker_memory,
                     default_workers, error_line, load_design, provenance, run_sweep)
 

@@ -19,7 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .errors import InputError
+from ..core.errors import InputError
 
 #: Environment of the Solara child that keeps it offline and quiet.
 OFFLINE_ENV = {
@@ -31,7 +31,7 @@ OFFLINE_ENV = {
 
 def server_command(host: str, port: int) -> list[str]:
     """The command line of the Solara server child."""
-    return [sys.executable, "-m", "solara", "run", "model.app",
+    return [sys.executable, "-m", "solara", "run", "model.app.page",
             "--host", host, "--port", str(port), "--production",
             "--no-open", "--no-check-version", "--log-level-uvicorn", "warning"]
 
@@ -47,7 +47,7 @@ def server_env(scenario_path: str | os.PathLike | None, base: dict[str, str] | N
         env["OABM_SCENARIO"] = str(p.resolve())
     else:
         env.pop("OABM_SCENARIO", None)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     return env
 

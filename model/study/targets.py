@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from ..core.errors import InputError
 
-TARGETS_FILE = Path(__file__).resolve().parent.parent / "experiments" / "targets.toml"
+TARGETS_FILE = Path(__file__).resolve().parents[2] / "experiments" / "targets.toml"
 #: Latest year a target may refer to: later figures are held out for forecast checks.
 LAST_TARGET_YEAR = 2023
 TRANSFORMS = ("level", "ratio_to_city", "growth", "change", "change_growth", "first_year_positive",
@@ -159,6 +159,28 @@ def value(t: Target, cy: pd.DataFrame, ry: pd.DataFrame) -> float:
                     return float(y)
             return math.nan
     raise AssertionError(t.transform)  # load_targets checked the name
+
+
+#: Columns whose level targets the focus-city figures draw (park staff on the employment panel).
+_POINT_PANELS = {"firms": "firms", "employment": "employment", "park_staff": "employment", "output_cny": "output_cny"}
+
+
+def observed_points(targets: list[Target], city: str) -> dict[str, list[dict[str, Any]]]:
+    """Observed bands of one city for its figures: panel column -> [{year, low, high, label}].
+    Level targets of firms, employment, park staff and output, and its SO pay ratio."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for t in targets:
+        if t.city != city:
+            continue
+        if t.transform == "level" and t.column in _POINT_PANELS:
+            panel = _POINT_PANELS[t.column]
+        elif t.transform == "ratio_to_city" and t.column == "mean_wage_cny":
+            panel = "pay_ratio"
+        else:
+            continue
+        out.setdefault(panel, []).append({"year": t.year, "low": t.low, "high": t.high,
+                                          "label": f"{t.id}: {t.observed}"[:70]})
+    return out
 
 
 def evaluate(targets: list[Target], cy: pd.DataFrame, ry: pd.DataFrame) -> dict[str, float]:

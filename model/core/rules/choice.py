@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import Params
+from ..params import Params
 
 
 def logit_probabilities(utility: np.ndarray, axis: int = -1) -> np.ndarray:

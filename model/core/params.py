@@ -1,54 +1,19 @@
-"""The one typed parameter object of the model, and scenario loading.
+"""The one typed parameter object of the model and its validation.
 
-Every number the model uses lives here (with its unit and source in the field's
-docstring) or in a data file under ``model/data/`` with a source column.
-
-Scenario files (TOML, in ``experiments/``) set any field at top level and policy
-levers as tables ``[levers.<City>.<lever>]`` with ``start``, ``end`` and
-``intensity``. A scenario may name another with ``inherits = "file.toml"``.
-``--set key=value`` overrides any field; lever fields are addressed as
-``levers.<City>.<lever>.<start|end|intensity>`` (a lever that runs in several spells is written
-as an array of tables ``[[levers.<City>.<lever>]]`` and addressed ``levers.<City>.<lever>.<n>.<field>``).
+Every number the model uses lives here (with its unit and source in the field's docstring) or in
+a data file under ``model/core/data/`` with a source column. Scenario files and ``--set``
+overrides are read into Params by ``model.study.scenarios``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-
-#: Policy levers and the meaning (and unit) of their ``intensity``.
-LEVERS: dict[str, tuple[str, float, float]] = {
-    # name: (unit of intensity, lowest allowed, highest allowed)
-    "rent_relief": ("share of office rent waived for SO firms, 0-1", 0.0, 1.0),
-    "relocation_grant": ("CNY per seat, paid once when a firm opens or relocates in", 0.0, 1e6),
-    "talent_subsidy": ("CNY per SO hire, paid once to the worker", 0.0, 1e6),
-    "training_subsidy": ("CNY per newly trained graduate hire, paid to the firm", 0.0, 1e6),
-    "talent_apartments": ("apartment units offered to SO workers", 0.0, 1e7),
-    "park_capacity": ("turnkey park seats at full build-out (built linearly start..end)", 0.0, 1e7),
-    "fast_setup": ("months from first contact to operation", 0.0, 60.0),
-    "matching_funds": ("city CNY added per CNY of national SO funds", 0.0, 20.0),
-}
-
-
-@dataclass(frozen=True)
-class Lever:
-    """One policy lever of one city: active in calendar years ``start`` to ``end`` inclusive."""
-
-    city: str
-    lever: str
-    start: int
-    end: int
-    intensity: float
-
-    def active(self, year: float) -> bool:
-        return self.start <= year < self.end + 1
-
+from .levers import LEVERS, Spell
 
 @dataclass(frozen=True)
 class Params:
@@ -57,6 +22,14 @@ class Params:
     Units are given in each field's comment; "source" names where the value comes
     from (a fact id in shared/facts, a public statistic, or "assumption").
     """
+
+    # --- focus ----------------------------------------------------------------
+    focus_city: str = "Neijiang"
+    """The city that figures, summaries, reporters and the wage-gap switch follow (a city name from
+    model/core/data/cities.csv). The anchor case of the sources: Neijiang."""
+    reference_cities: tuple[str, ...] = ("Chengdu", "Chongqing")
+    """Cities the focus city's SO pay is compared with (the mean of their SO wages); the source
+    states Neijiang's pay as 70-80% of Chengdu's and Chongqing's (fact nj_wage_ratio)."""
 
     # --- time and scale -------------------------------------------------------
     start_year: int = 2005
@@ -168,9 +141,10 @@ class Params:
     so_wage_city_elasticity: float = 0.6
     """Elasticity of SO reservation pay to the city's average wage (dimensionless). Below 1: SO pay
     varies less across cities than average pay, since graduates' job market is national. Calibrated."""
-    pin_neijiang_wage_ratio: float = 0.0
-    """If > 0, hold Neijiang's SO wage at this multiple of Chengdu's instead of letting its labour
-    market set it (dimensionless; 0 = off). For the wage-gap experiment only."""
+    focus_wage_ratio_pin: float = 0.0
+    """If > 0, hold the focus city's SO wage at this multiple of the mean SO wage of its reference
+    cities instead of letting its labour market set it (dimensionless; 0 = off). For the wage-gap
+    experiment only."""
     wage_growth_shift: float = 0.0
     """Added to every city's annual average-wage growth from 2005 on (1/year). A what-if control; 0 = data."""
     rent_growth_to_2015: float = 0.07
@@ -305,7 +279,7 @@ class Params:
     """Share of the 2005 establishments' seats that are staffed at start (0-1). Assumption."""
 
     # --- policies ----------------------------------------------------------------
-    levers: tuple[Lever, ...] = field(default_factory=tuple)
+    levers: tuple[Spell, ...] = field(default_factory=tuple)
     """Policy levers by city (see LEVERS for units)."""
 
     # ------------------------------------------------------------------------
@@ -315,7 +289,8 @@ class Params:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (TOML/JSON-ready): fields plus a ``levers`` table by city and lever."""
-        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "levers"}
+        d = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+             for f in fields(self) if f.name != "levers"}
         lev: dict[str, dict[str, dict[str, Any]]] = {}
         for lv in self.levers:
             spec = {"start": lv.start, "end": lv.end, "intensity": lv.intensity}
@@ -328,7 +303,7 @@ class Params:
         d["levers"] = lev
         return d
 
-    def spells(self, city: str, lever: str) -> list[Lever]:
+    def spells(self, city: str, lever: str) -> list[Spell]:
         """The spells of one lever in one city (a lever may run more than once)."""
         return [lv for lv in self.levers if lv.city == city and lv.lever == lever]
 
@@ -344,7 +319,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "fitout_cny_per_seat": (0, 1e6), "amortisation_years": (0.25, 50), "exit_margin": (-1, 1),
     "exit_rate_base": (0, 1), "distress_exit_rate": (0, 1), "distress_shrink_rate": (0, 1), "relocation_rate": (0, 1), "relocation_threshold": (0, 1),
     "branch_share": (0, 1), "so_wage_to_city_wage": (0.1, 3), "so_wage_city_elasticity": (0, 2),
-    "pin_neijiang_wage_ratio": (0, 2), "wage_growth_shift": (-0.1, 0.1), "rent_growth_to_2015": (-0.2, 0.3), "rent_growth_after_2015": (-0.2, 0.3),
+    "focus_wage_ratio_pin": (0, 2), "wage_growth_shift": (-0.1, 0.1), "rent_growth_to_2015": (-0.2, 0.3), "rent_growth_after_2015": (-0.2, 0.3),
     "so_rent_to_prime": (0.05, 2), "beta_city_size": (0, 5), "wage_tightness_elasticity": (0, 3),
     "wage_adjustment_speed": (0, 1), "max_tightness": (1, 100), "quit_rate": (0, 1),
     "exit_age": (20, 70), "search_quarters": (1, 40), "return_home_rate": (0, 1),
@@ -366,17 +341,44 @@ RANGES: dict[str, tuple[float, float]] = {
     "distance_offset_km": (0.1, 1000), "net_income_floor_share": (1e-6, 1),
 }
 
-FIELD_TYPES: dict[str, type] = {f.name: (int if f.type in ("int", int) else float)
-                                for f in fields(Params) if f.name != "levers"}
+_TYPES = {"int": int, "float": float, "str": str, "tuple[str, ...]": tuple}
+#: Every field but ``levers`` and its type: int, float, str (a city name) or tuple (city names).
+FIELD_TYPES: dict[str, type] = {f.name: _TYPES[f.type] for f in fields(Params) if f.name != "levers"}
+#: Numeric fields (those with a range in RANGES).
+NUMERIC_FIELDS: tuple[str, ...] = tuple(k for k, t in FIELD_TYPES.items() if t in (int, float))
+
+
+def _city_name(name: str, value: Any, cities: set[str] | None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{name}: expected a city name, got {value!r}")
+    value = value.strip()
+    if cities is not None and value not in cities:
+        raise InputError(f"{name}: unknown city {value[:60]!r} (allowed: {', '.join(sorted(cities))})")
+    return value
+
+
+def _city_list(name: str, value: Any, cities: set[str] | None) -> tuple[str, ...]:
+    """A tuple of city names from a TOML array or a comma-separated --set string."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise InputError(f"{name}: expected one or more city names, e.g. [\"Chengdu\", \"Chongqing\"]")
+    out = tuple(_city_name(name, v, cities) for v in items)
+    if len(set(out)) != len(out):
+        raise InputError(f"{name}: a city is listed twice (each once)")
+    return out
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _coerce(name: str, value: Any) -> int | float:
-    """Value of a scalar field with its declared type, or an InputError."""
+def _coerce(name: str, value: Any, cities: set[str] | None = None) -> Any:
+    """Value of a field with its declared type, or an InputError."""
     kind = FIELD_TYPES[name]
+    if kind is str:
+        return _city_name(name, value, cities)
+    if kind is tuple:
+        return _city_list(name, value, cities)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise InputError(f"{name}: expected a {'whole number' if kind is int else 'number'}, got {value!r}")
     if isinstance(value, str):
@@ -399,7 +401,7 @@ def _coerce(name: str, value: Any) -> int | float:
     return value
 
 
-def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Lever:
+def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Spell:
     where = f"levers.{city}.{name}"
     if cities is not None and city not in cities:
         raise InputError(f"levers.{city}: unknown city (allowed: {', '.join(sorted(cities))})")
@@ -427,7 +429,7 @@ def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Lever:
         years[k] = int(fv)
     if years["end"] < years["start"]:
         raise InputError(f"{where}.end: {years['end']} is before start {years['start']} (allowed: end >= start)")
-    unit, lo, hi = LEVERS[name]
+    unit, lo, hi = LEVERS[name].unit, LEVERS[name].low, LEVERS[name].high
     v = spec["intensity"]
     try:
         if isinstance(v, bool):
@@ -437,12 +439,15 @@ def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Lever:
         raise InputError(f"{where}.intensity: expected a number ({unit}), got {v!r}") from None
     if not math.isfinite(iv) or not lo <= iv <= hi:
         raise InputError(f"{where}.intensity: {v!r} is out of range (allowed {_fmt(lo)} to {_fmt(hi)}: {unit})")
-    return Lever(city, name, years["start"], years["end"], iv)
+    return Spell(city, name, years["start"], years["end"], iv)
 
 
-def _validated(p: Params) -> Params:
+def _validated(p: Params, cities: set[str] | None = None) -> Params:
+    cities = known_cities() if cities is None else cities
     for name in FIELD_TYPES:
-        _coerce(name, getattr(p, name))
+        _coerce(name, getattr(p, name), cities)
+    if p.focus_city in p.reference_cities:
+        raise InputError(f"reference_cities: {p.focus_city} is the focus city (allowed: other cities)")
     if p.end_year <= p.start_year:
         raise InputError(f"end_year: {p.end_year} must be after start_year {p.start_year}")
     for lo, hi in (("graduate_age_min", "graduate_age_max"), ("graduate_age_min", "initial_workforce_age_max"),
@@ -463,7 +468,7 @@ def params_from_dict(raw: dict[str, Any], *, cities: set[str] | None = None) -> 
     if cities is None:
         cities = known_cities()
     values: dict[str, Any] = {}
-    levers: dict[tuple[str, str], Lever] = {}
+    levers: dict[tuple[str, str, int], Spell] = {}
     for key, value in raw.items():
         if key == "levers":
             if not isinstance(value, dict):
@@ -476,89 +481,11 @@ def params_from_dict(raw: dict[str, Any], *, cities: set[str] | None = None) -> 
                     for i, one in enumerate(spells):
                         levers[(city, name, i)] = _lever(city, name, one, cities)
         elif key in FIELD_TYPES:
-            values[key] = _coerce(key, value)
+            values[key] = _coerce(key, value, cities)
         else:
             raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
     p = Params(**values, levers=tuple(levers[k] for k in sorted(levers)))
-    return _validated(p)
-
-
-_SCENARIO_META = {"name", "description", "inherits"}
-
-
-def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """Merged raw dict of a scenario file and the files it inherits from."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"scenario: file not found: {path}")
-    if path.resolve() in _seen:
-        raise InputError(f"inherits: cycle through {path}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"scenario: {path} is not valid TOML ({e})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"scenario: {path} is not UTF-8 text") from None
-    base: dict[str, Any] = {}
-    if "inherits" in raw:
-        parent = raw["inherits"]
-        if not isinstance(parent, str):
-            raise InputError("inherits: expected a file name")
-        base = read_scenario_dict(path.parent / parent, _seen + (path.resolve(),))
-    return merge_dicts(base, {k: v for k, v in raw.items() if k not in _SCENARIO_META})
-
-
-def merge_dicts(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in top.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = merge_dicts(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key=value`` strings (dotted keys for levers) to a raw scenario dict."""
-    raw = merge_dicts({}, raw)
-    for item in overrides:
-        if "=" not in item:
-            raise InputError(f"--set: expected key=value, got {item!r}")
-        key, value = (s.strip() for s in item.split("=", 1))
-        parts = key.split(".")
-        if parts[0] == "levers":
-            form = "levers.<City>.<lever>[.<spell number>].<start|end|intensity>"
-            if len(parts) not in (4, 5):
-                raise InputError(f"--set {key}: lever keys look like {form}")
-            city, lever, attr = parts[1], parts[2], parts[-1]
-            by_lever = raw.setdefault("levers", {}).setdefault(city, {})
-            spec = by_lever.setdefault(lever, {})
-            if len(parts) == 5:
-                spells = spec if isinstance(spec, list) else [spec]
-                try:
-                    i = int(parts[3])
-                    if not 0 <= i < len(spells):
-                        raise ValueError
-                except ValueError:
-                    raise InputError(f"{key}: spell number must be 0 to {len(spells) - 1}") from None
-                spells[i][attr] = value
-            elif isinstance(spec, list):
-                raise InputError(f"{key}: {city} has {len(spec)} {lever} spells; address one as {form}")
-            else:
-                spec[attr] = value
-        elif len(parts) == 1:
-            if key not in FIELD_TYPES:
-                raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
-            raw[key] = value
-        else:
-            raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
-    return raw
-
-
-def load_scenario(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> Params:
-    """Params from a scenario file (or defaults when ``path`` is None) plus overrides."""
-    raw = read_scenario_dict(path) if path is not None else {}
-    return params_from_dict(apply_overrides(raw, list(overrides)))
+    return _validated(p, cities)
 
 
 def field_docs() -> dict[str, str]:

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .params import Params, load_scenario
+from ..core.errors import InputError
+from ..core.params import Params
+from .scenarios import load_scenario
 from .targets import TARGETS_FILE, Target, evaluate, load_targets, summarise
 
 REPO = TARGETS_FILE.parent.parent
@@ -77,7 +78,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, seeds: int, out: str) 
 
 def scenario_from(args: argparse.Namespace) -> Path:
     """The scenario of a validate/forecast command line, after checking its root seed."""
-    from .cli import resolve_scenario
+    from ..cli.paths import resolve_scenario
 
     if args.root_seed < 0:
         raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
@@ -211,8 +212,8 @@ def make_figures(cy: pd.DataFrame, targets: list[Target], img: Path, prefix: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import REGION_COLOURS
-    from .runner import region_year_table
+    from ..figures import REGION_COLOURS
+    from ..run import region_year_table
 
     img.mkdir(parents=True, exist_ok=True)
     by_id = {t.id: t for t in targets}
@@ -290,7 +291,8 @@ def make_figures(cy: pd.DataFrame, targets: list[Target], img: Path, prefix: str
 
 def validate(scenario: Path, targets_path: Path, *, client: Any, seeds: int, root_seed: int, out: Path,
              doc: Path, command: str, overrides: list[str] | None = None, progress: bool = True) -> pd.DataFrame:
-    from .runner import provenance, region_year_table
+    from ..provenance import code_provenance as provenance
+    from ..run import region_year_table
 
     targets = load_targets(targets_path)
     params = load_scenario(scenario, overrides or [])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import LEVERS, Lever
+from .levers import LEVERS, Spell as Lever
 
 LEVER_NAMES: tuple[str, ...] = tuple(LEVERS)
 LEVER = {name: i for i, name in enumerate(LEVER_NAMES)}

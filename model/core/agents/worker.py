@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .table import RowAgent
+from ..table import RowAgent
 
 SEEKING, EMPLOYED = 0, 1
 STATE_NAMES = {SEEKING: "seeking", EMPLOYED: "employed"}

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .params import RANGES, Params, load_scenario
+from ..core.errors import InputError
+from ..core.params import RANGES, Params
+from .scenarios import load_scenario
 from .targets import TARGETS_FILE, Target, distance, evaluate, load_targets
 from .validate import run_many, seeds_from
 
@@ -87,7 +88,7 @@ def simulate_targets(theta: dict[str, float], base: Params, targets: list[Target
     Undefined values (NaN) stay NaN only if every seed is undefined."""
     from dataclasses import replace
 
-    from .runner import simulate
+    from ..run import simulate
 
     theta = {k: float(v) for k, v in dict(theta).items()}
     params = replace(base, **theta)
@@ -269,7 +270,7 @@ def rescore(candidates: list[dict[str, float]], base: Params, targets: list[Targ
     """Calibration distance of each candidate's mean target values over ``seeds``."""
     from dataclasses import replace
 
-    from .runner import region_year_table, simulate
+    from ..run import region_year_table, simulate
 
     jobs = [(replace(base, **theta), seed) for theta in candidates for seed in seeds]
     if client is None:
@@ -299,7 +300,7 @@ def is_degenerate(summary: dict[str, Any]) -> bool:
 
 def record_performance(summary: dict[str, Any], where: str) -> None:
     """The "## Calibration" section of docs/performance.md: wall time and model runs."""
-    from .docs import replace_section
+    from ..files import replace_section
 
     runs, secs = summary["model_runs"], summary["wall_time_s"]
     body = (f"Measured by `outsourcing-abm calibrate` (commit {summary.get('git_commit', '?')}, "
@@ -336,7 +337,7 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
 
 
 def _provenance() -> dict[str, Any]:
-    from .runner import provenance
+    from ..provenance import code_provenance as provenance
 
     return provenance()
 

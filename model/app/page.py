@@ -46,8 +46,10 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from mesa.visualization import Slider, SolaraViz  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 
-from model.errors import InputError  # noqa: E402
-from model.params import LEVERS, Params, params_from_dict, read_scenario_dict  # noqa: E402
+from model.core.errors import InputError  # noqa: E402
+from model.core.levers import LEVERS
+from model.core.params import Params, params_from_dict
+from model.study.scenarios import read_scenario_dict  # noqa: E402
 
 #: Environment variable naming the scenario file the page starts with (set by ``serve``).
 SCENARIO_ENV = "OABM_SCENARIO"
@@ -107,7 +109,7 @@ def experiments_dir() -> Path:
     if os.environ.get(SCENARIO_ENV):
         return Path(os.environ[SCENARIO_ENV]).resolve().parent
     here = Path.cwd() / "experiments"
-    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "experiments"
+    return here if here.is_dir() else Path(__file__).resolve().parents[2] / "experiments"
 
 
 def scenario_choices() -> tuple[list[str], str]:
@@ -148,7 +150,7 @@ def _scenario_lever(entry: str, city: str, lever: str) -> dict[str, Any] | None:
 
 def city_names() -> list[str]:
     try:
-        from model.data import load_cities
+        from model.core.data import load_cities
 
         return sorted(str(c) for c in load_cities().index)
     except Exception:  # noqa: BLE001 - the menu still works with the default city only
@@ -191,7 +193,7 @@ def build_params(experiment: str, city: str, wage_growth: float,
 
 
 def _base_model_class() -> type:
-    module, _, attr = os.environ.get(MODEL_ENV, "model.model:SOModel").partition(":")
+    module, _, attr = os.environ.get(MODEL_ENV, "model.core.model:SOModel").partition(":")
     return getattr(importlib.import_module(module), attr or "SOModel")
 
 
@@ -201,8 +203,8 @@ CITIES = city_names()
 
 
 def _lever_defaults(name: str) -> tuple[float, int]:
-    label, value, lo, hi, step = LEVER_SLIDERS.get(name, (name, LEVERS[name][1], LEVERS[name][1],
-                                                         min(LEVERS[name][2], 100.0), 1.0))
+    label, value, lo, hi, step = LEVER_SLIDERS.get(name, (name, LEVERS[name].low, LEVERS[name].low,
+                                                         min(LEVERS[name].high, 100.0), 1.0))
     start = 2015
     spec = _scenario_lever(DEFAULT_SCENARIO, DEFAULT_CITY, name)
     if spec is not None:
@@ -268,7 +270,7 @@ def model_params() -> dict[str, Any]:
     }
     for name in LEVERS:
         label, _, lo, hi, step = LEVER_SLIDERS.get(
-            name, (name, 0.0, LEVERS[name][1], min(LEVERS[name][2], 100.0), 1.0))
+            name, (name, 0.0, LEVERS[name].low, min(LEVERS[name].high, 100.0), 1.0))
         words = name.replace("_", " ")
         mp[f"{name}_on"] = {"type": "Checkbox", "value": False,
                             "label": f"Set {words} here (off: as in scenario)"}

@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 from .sweep import (REPO_ROOT, _Interrupted, add_design_arguments, cli_worker_memory, default_workers, error_line,
                     load_design, run_sweep)
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .params import load_scenario
+from ..core.errors import InputError
+from .scenarios import load_scenario
 from .validate import REPO, add_common_arguments, connect_from, run_many, scenario_from, seeds_from
 
 POSTERIOR = REPO / "experiments" / "posterior.csv"
@@ -37,7 +37,7 @@ def posterior_draws(path: Path, n: int, seed: int) -> pd.DataFrame:
     post = pd.read_csv(path)
     if "weight" not in post.columns or len(post) == 0:
         raise InputError(f"--posterior: {path} has no weight column or no rows")
-    from .params import RANGES
+    from ..core.params import RANGES
 
     unknown = [c for c in post.columns if c != "weight" and c not in RANGES]
     if unknown:
@@ -109,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from .runner import provenance
+    from ..provenance import code_provenance as provenance
 
     if args.draws < 1:
         raise InputError(f"--draws: expected a whole number of at least 1, got {args.draws}")

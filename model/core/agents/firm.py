@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .table import RowAgent
+from ..table import RowAgent
 
 FIRM_COLUMNS = {
     "city": np.int16,

@@ -19,14 +19,14 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from . import choice, labour_market
-from .city import CityAgent
+from .rules import choice, labour_market
+from .agents.city import CityAgent
 from .data import (
     LAST_DATA_YEAR, city_graph, city_wage, haversine_km, load_cities, load_known_entries, load_segments,
     national_graduates, national_so_employment, national_wage, travel_minutes,
 )
-from .firm import FIRM_COLUMNS, FirmAgent, create_firms, remove_firms
-from .graduate import EMPLOYED, SEEKING, WORKER_COLUMNS, WorkerAgent, create_workers, remove_workers
+from .agents.firm import FIRM_COLUMNS, FirmAgent, create_firms, remove_firms
+from .agents.worker import EMPLOYED, SEEKING, WORKER_COLUMNS, WorkerAgent, create_workers, remove_workers
 from .params import Params
 from .policy import LEVER, FiscalLedger, PolicySchedule
 from .table import Table
@@ -77,8 +77,8 @@ class SOModel(mesa.Model):
         self.demo_year = cities["demo_city_year"].to_numpy(float)  # NaN: never
         self.hub_weight = cities["hub_weight"].fillna(0).to_numpy(float)
         self.is_cy_hub = np.isin(np.array(self.city_names), CY_HUBS)
-        self.nj = self.city_index[NEIJIANG]
-        self.cd = self.city_index[CHENGDU]
+        self.nj = self.city_index[p.focus_city]
+        self.refs = np.array([self.city_index[c] for c in p.reference_cities])
 
         graph = city_graph(None)
         self.graph = graph
@@ -131,7 +131,7 @@ class SOModel(mesa.Model):
                 "focus_firms": lambda m: m.city_state["firms"][m.nj],
                 "focus_employment": lambda m: m.city_state["employment"][m.nj],
                 "focus_park_staff": lambda m: m.city_state["park_staff"][m.nj],
-                "focus_wage_ratio": lambda m: m.so_wage[m.nj] / m.so_wage[m.is_cy_hub].mean(),
+                "focus_wage_ratio": lambda m: m.so_wage[m.nj] / m.so_wage[m.refs].mean(),
                 "focus_policy_spend": lambda m: m.ledger.cumulative_spend[m.nj],
                 "focus_tax": lambda m: m.ledger.cumulative_tax[m.nj],
             },
@@ -697,8 +697,8 @@ class SOModel(mesa.Model):
         theta = np.where(has_so, theta, 1.0)
         target = labour_market.target_wage(self.reservation, theta, p.wage_tightness_elasticity)
         self.so_wage = labour_market.adjust_wage(self.so_wage, target, p.wage_adjustment_speed)
-        if p.pin_neijiang_wage_ratio > 0:
-            self.so_wage[self.nj] = p.pin_neijiang_wage_ratio * self.so_wage[self.cd]
+        if p.focus_wage_ratio_pin > 0:
+            self.so_wage[self.nj] = p.focus_wage_ratio_pin * self.so_wage[self.refs].mean()
         self.vacancies_c = (vac_c - np.bincount(ft.city[firm], minlength=C)) * self.scale
         self.seekers_c = (seek_c - np.bincount(wt.city[hired], minlength=C)) * self.scale
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,10 +18,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .data import REGIONS, load_cities
-from .model import CITY_COLUMNS, YEAR_SUMS, SOModel
-from .params import Params
+from .core.data import REGIONS, load_cities
+from .core.model import CITY_COLUMNS, YEAR_SUMS, SOModel
+from .core.params import Params
+from .files import json_default
+from .provenance import record
 
 #: city_year.csv columns in order (the issue's required ones first).
 CITY_YEAR_COLUMNS = [
@@ -129,29 +128,9 @@ def outcome_metrics(city_year: pd.DataFrame, region_year: pd.DataFrame) -> dict[
 # ----------------------------------------------------------------------------------
 # provenance and run folders
 # ----------------------------------------------------------------------------------
-def git_commit(repo: Path | None = None) -> str:
-    repo = repo or Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        commit = out.stdout.strip() if out.returncode == 0 else "unknown"
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return commit + ("-dirty" if dirty and commit != "unknown" else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def provenance() -> dict[str, str]:
-    import mesa
-
-    return {"package": "outsourcing-abm", "version": __version__, "git_commit": git_commit(),
-            "mesa": mesa.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-            "python": platform.python_version()}
-
-
 def check_writable(out: Path) -> None:
     """Fail early (InputError) if ``out`` cannot be created or written."""
-    from .errors import InputError
+    from .core.errors import InputError
 
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
@@ -168,7 +147,9 @@ def check_writable(out: Path) -> None:
         raise InputError(f"--out: {out} is not writable") from None
 
 
-def write_run(result: RunResult, out: str | Path, *, scenario: str | None = None, figures: bool = True) -> Path:
+def write_run(result: RunResult, out: str | Path, *, scenario: str | None = None, figures: bool = True,
+              overrides: list[str] | tuple[str, ...] = (), command: str | None = None,
+              points: dict | None = None) -> Path:
     """Write a run folder: city_year.csv, region_year.csv, quarterly.csv, run.json, figures.
 
     Files are written into a temporary sibling folder that is renamed into place at the end,
@@ -180,13 +161,14 @@ def write_run(result: RunResult, out: str | Path, *, scenario: str | None = None
         result.city_year.to_csv(tmp / "city_year.csv", index=False, float_format="%.6g")
         result.region_year.to_csv(tmp / "region_year.csv", index=False, float_format="%.6g")
         result.quarterly.to_csv(tmp / "quarterly.csv", index=False, float_format="%.6g")
-        meta = {"scenario": scenario, "seed": result.seed, "params": result.params.to_dict(),
-                "metrics": result.metrics, "wall_time_s": round(result.wall_time_s, 3), **provenance()}
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2, default=float), encoding="utf-8")
+        meta = record(command=command, scenario=scenario, overrides=overrides, seeds=[result.seed],
+                      seed=result.seed, metrics=result.metrics, wall_time_s=round(result.wall_time_s, 3),
+                      params=result.params)
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2, default=json_default), encoding="utf-8")
         if figures:
             from .figures import run_figures
 
-            run_figures(result.city_year, result.region_year, tmp)
+            run_figures(result.city_year, result.region_year, tmp, result.params, points)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .params import Params
+from ..params import Params
 
 
 def match_within_cities(seeker_city: np.ndarray, slot_city: np.ndarray, n_cities: int,

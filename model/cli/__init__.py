@@ -1,0 +1,46 @@
+"""Command line: ``outsourcing-abm <command> ...`` (also ``python -m model``).
+
+Bad input of any kind ends with one line on stderr naming the field and what is allowed,
+exit code 2, and no traceback. Results are written atomically. Each module here registers its
+commands; ``paths`` is the only place that knows the repository layout and default outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..core.errors import InputError
+from . import run, study
+from .common import OneLineParser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="outsourcing-abm",
+        description="Agent-based model of China's service-outsourcing industry moving from coastal "
+                    "megacities to central and western cities, and what city policy does to that move.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for module in (run, study):
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as e:
+        sys.stderr.write(f"outsourcing-abm: error: {e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("outsourcing-abm: interrupted; finished results are kept, nothing half-written\n")
+        return 130
+    except Exception as e:  # noqa: BLE001 - one line for the user; OABM_DEBUG=1 shows the traceback
+        if os.environ.get("OABM_DEBUG"):
+            raise
+        msg = " ".join(f"{type(e).__name__}: {e}".split())
+        sys.stderr.write(f"outsourcing-abm: error: {msg} (set OABM_DEBUG=1 for the traceback)\n")
+        return 1

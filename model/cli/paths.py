@@ -1,0 +1,63 @@
+"""Where things live: the only module that knows the repository layout and the default output
+folders. Library code gets every path it reads or writes from here, through the command line.
+
+From a source checkout the committed scenarios, targets and docs are the checkout's own
+(``experiments/``, ``docs/``). An installed wheel carries the scenarios and targets as package data
+(``model/experiments``), so ``outsourcing-abm run baseline`` works from any folder; outputs go
+under ``./results`` of the folder the command runs in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.errors import InputError
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+#: The source checkout the package runs from, if it does (None for an installed wheel).
+CHECKOUT: Path | None = _PACKAGE.parent if (_PACKAGE.parent / "pyproject.toml").is_file() else None
+
+
+def experiments_dir() -> Path:
+    """Committed scenarios, designs, targets and calibration records."""
+    if CHECKOUT is not None and (CHECKOUT / "experiments").is_dir():
+        return CHECKOUT / "experiments"
+    return _PACKAGE / "experiments"
+
+
+def docs_dir() -> Path | None:
+    """The checkout's docs/ (None when installed: there is nothing to publish into)."""
+    return CHECKOUT / "docs" if CHECKOUT is not None else None
+
+
+def results_dir() -> Path:
+    """Default parent of every command's output folder: ./results of the working folder."""
+    return Path("results")
+
+
+def targets_file() -> Path:
+    return experiments_dir() / "targets.toml"
+
+
+def resolve_scenario(name: str | None) -> Path | None:
+    """A scenario path: as given, or by name in experiments/ (``baseline`` -> experiments/baseline.toml)."""
+    if name is None:
+        return None
+    p = Path(name)
+    if p.is_file():
+        return p
+    for cand in (experiments_dir() / name, experiments_dir() / f"{name}.toml"):
+        if cand.is_file():
+            return cand
+    raise InputError(f"scenario: file not found: {name} (give a path or a name from experiments/)")
+
+
+def resolve_design(name: str) -> Path:
+    """A design file: as given, or by name in experiments/."""
+    p = Path(name)
+    if p.is_file():
+        return p
+    for cand in (experiments_dir() / name, experiments_dir() / f"{name}.toml"):
+        if cand.is_file():
+            return cand
+    raise InputError(f"design: file not found: {name} (give a path or a name from experiments/)")
