@@ -54,7 +54,7 @@ def simulate(params: Params, seed: int, progress: Callable[[int, int], None] | N
     city_year = city_year_table(model)
     region_year = region_year_table(city_year)
     quarterly = model.datacollector.get_model_vars_dataframe()
-    return RunResult(params, int(seed), city_year, region_year, outcome_metrics(city_year, region_year),
+    return RunResult(params, int(seed), city_year, region_year, outcome_metrics(city_year, region_year, params),
                      time.perf_counter() - t0, quarterly)
 
 
@@ -99,34 +99,42 @@ def _at(df: pd.DataFrame, city: str, year: int, col: str) -> float:
     return float(v.iloc[0]) if len(v) else float("nan")
 
 
-def outcome_metrics(city_year: pd.DataFrame, region_year: pd.DataFrame) -> dict[str, float]:
-    """Scalar outcomes used by sweeps, sensitivity analysis and calibration."""
+#: Years of the yearly outcome metrics (those a run covers).
+METRIC_YEARS = (2010, 2015, 2020, 2021, 2022, 2023, 2025, 2030)
+
+
+def outcome_metrics(city_year: pd.DataFrame, region_year: pd.DataFrame, params: Params) -> dict[str, float]:
+    """Scalar outcomes used by sweeps, sensitivity analysis and reports. ``focus_*`` refer to the
+    scenario's focus city; ``focus_wage_ratio_<year>`` is its SO pay over its reference cities' mean;
+    ``spend_per_job_added_all_cities`` is every city's policy spending over the run divided by the
+    growth of SO employment in all modelled cities from the first to the last year (CNY per job)."""
+    focus, refs = params.focus_city, list(params.reference_cities)
     m: dict[str, float] = {}
     years = set(city_year["year"])
-    for y in (2010, 2015, 2020, 2021, 2022, 2023, 2025, 2030):
+    for y in METRIC_YEARS:
         if y not in years:
             continue
-        m[f"neijiang_employment_{y}"] = _at(city_year, "Neijiang", y, "employment")
-        m[f"neijiang_firms_{y}"] = _at(city_year, "Neijiang", y, "firms")
-        m[f"neijiang_output_{y}"] = _at(city_year, "Neijiang", y, "output_cny")
+        m[f"focus_employment_{y}"] = _at(city_year, focus, y, "employment")
+        m[f"focus_firms_{y}"] = _at(city_year, focus, y, "firms")
+        m[f"focus_output_{y}"] = _at(city_year, focus, y, "output_cny")
         ry = region_year[region_year["year"] == y].set_index("region")
         m[f"coastal_share_{y}"] = float(ry.loc["coastal", "employment_share"])
         m[f"inland_share_{y}"] = 1.0 - m[f"coastal_share_{y}"]
-        cd = _at(city_year, "Chengdu", y, "mean_wage_cny")
-        m[f"nj_cd_wage_ratio_{y}"] = _at(city_year, "Neijiang", y, "mean_wage_cny") / cd
+        ref = float(np.mean([_at(city_year, c, y, "mean_wage_cny") for c in refs]))
+        m[f"focus_wage_ratio_{y}"] = _at(city_year, focus, y, "mean_wage_cny") / ref
     spend = float(city_year["policy_spend_cny"].sum())
     first, last = min(years), max(years)
     jobs = float(city_year.loc[city_year["year"] == last, "employment"].sum()
                  - city_year.loc[city_year["year"] == first, "employment"].sum())
     m["policy_spend_total"] = spend
-    m["fiscal_cost_per_job"] = spend / jobs if jobs > 0 else float("nan")
-    first_nj = city_year[(city_year["city"] == "Neijiang") & (city_year["firms"] > 0)]["year"]
-    m["neijiang_first_firm_year"] = float(first_nj.min()) if len(first_nj) else float("nan")
+    m["spend_per_job_added_all_cities"] = spend / jobs if jobs > 0 else float("nan")
+    first_focus = city_year[(city_year["city"] == focus) & (city_year["firms"] > 0)]["year"]
+    m["focus_first_firm_year"] = float(first_focus.min()) if len(first_focus) else float("nan")
     return m
 
 
 # ----------------------------------------------------------------------------------
-# provenance and run folders
+# run folders
 # ----------------------------------------------------------------------------------
 def check_writable(out: Path) -> None:
     """Fail early (InputError) if ``out`` cannot be created or written."""

@@ -165,7 +165,7 @@ def test_coastal_share_falls_while_inland_gains(baseline_runs):
 def test_neijiang_cluster_emerges_and_grows(baseline_runs):
     # The 2008 known entry (an input fact) makes the first arrival 2008 at the latest; an entrant
     # may still choose Neijiang earlier. Everything after it must be chosen.
-    firsts = [r.metrics["neijiang_first_firm_year"] for r in baseline_runs]
+    firsts = [r.metrics["focus_first_firm_year"] for r in baseline_runs]
     assert all(2005 < f <= 2008 for f in firsts), firsts
     for r in baseline_runs:
         nj = r.city_year[r.city_year.city == "Neijiang"].set_index("year")

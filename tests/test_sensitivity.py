@@ -31,7 +31,7 @@ scenario = "{EXPERIMENTS / 'baseline.toml'}"
 method = "sobol"
 replications = 1
 root_seed = 99
-metrics = ["neijiang_employment_2025", "neijiang_employment_2030", "inland_share_2025", "fiscal_cost_per_job"]
+metrics = ["focus_employment_2025", "focus_employment_2030", "inland_share_2025", "spend_per_job_added_all_cities"]
 [fixed]
 end_year = 2025
 persons_per_agent = 1000
@@ -101,21 +101,21 @@ def test_sensitivity_end_to_end(tmp_path):
     out = tmp_path / "out"
     r = cli("sensitivity", str(p), "--out", str(out), "--workers", "2", "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "neijiang_employment_2030 skipped" in r.stderr  # end_year 2025: reported, not fatal
+    assert "focus_employment_2030 skipped" in r.stderr  # end_year 2025: reported, not fatal
     sob = pd.read_csv(out / "sobol_indices.csv")
     assert list(sob.columns) == ["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf"]
     mor = pd.read_csv(out / "morris_indices.csv")
     assert list(mor.columns) == ["metric", "parameter", "mu", "mu_star", "mu_star_conf", "sigma"]
     for table in (sob, mor):
         assert set(table["parameter"]) == {"modelled_share", "beta_margin", "so_interest_share"}
-        assert {"neijiang_employment_2025", "inland_share_2025"} <= set(table["metric"])
+        assert {"focus_employment_2025", "inland_share_2025"} <= set(table["metric"])
     for metric in set(sob["metric"]):
         assert (out / f"sobol_{metric}.png").stat().st_size > 5000
     for metric in set(mor["metric"]):
         assert (out / f"morris_{metric}.png").stat().st_size > 5000
     meta = json.loads((out / "sensitivity.json").read_text())
     assert meta["analyses"]["sobol"]["runs"] == 20 and meta["analyses"]["morris"]["runs"] == 12
-    assert "neijiang_employment_2030" in meta["analyses"]["sobol"]["skipped"]
+    assert "focus_employment_2030" in meta["analyses"]["sobol"]["skipped"]
     assert len(pd.read_parquet(out / "sobol" / "runs.parquet")) == 20  # a plain sweep underneath
     # resuming a finished analysis runs nothing and reproduces the tables exactly
     before = (out / "sobol_indices.csv").read_bytes(), (out / "morris_indices.csv").read_bytes()

@@ -208,7 +208,7 @@ def test_outputs_are_tidy_and_recorded(reference):
     runs = pd.read_parquet(reference / "runs.parquet")
     assert len(runs) == 16 and runs["run_id"].is_unique
     assert list(runs.columns[:4]) == ["run_id", "point", "replication", "seed"]
-    assert {"modelled_share", "beta_margin", "status", "inland_share_2010", "fiscal_cost_per_job"} <= set(runs.columns)
+    assert {"modelled_share", "beta_margin", "status", "inland_share_2010", "spend_per_job_added_all_cities"} <= set(runs.columns)
     assert (runs["status"] == "ok").all()
     assert runs[["point", "replication"]].apply(tuple, axis=1).is_monotonic_increasing
     cy = pd.read_parquet(reference / "city_year.parquet")

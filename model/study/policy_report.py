@@ -506,7 +506,7 @@ def build_report(d: Path, doc: Path, command: str = "outsourcing-abm report poli
                      "(parks, rent, talent) keep firms coming even without a wage gap.")
         hist_ratio = None
         if not hist.empty:
-            col = f"nj_cd_wage_ratio_{years[0]}"
+            col = f"focus_wage_ratio_{years[0]}"
             if col in runs.columns:
                 hr = runs[(runs["point"] == int(hist["point"].iloc[0])) & (runs["status"] == "ok")][col]
                 hist_ratio = float(hr.mean()) if len(hr) else None

@@ -31,15 +31,15 @@ from .sweep import (Design, _Interrupted, _write_json_atomic, add_design_argumen
                     default_workers, error_line, load_design, provenance, run_sweep)
 
 #: Outcomes analysed when the design file names none (the issue's list).
-DEFAULT_METRICS = ("neijiang_employment_2025", "neijiang_employment_2030", "inland_share_2025",
-                   "fiscal_cost_per_job")
+DEFAULT_METRICS = ("focus_employment_2025", "focus_employment_2030", "inland_share_2025",
+                   "spend_per_job_added_all_cities")
 ANALYSES = ("sobol", "morris")
 
 
 def design_metrics(design: Design) -> list[str]:
     m = design.raw.get("metrics", list(DEFAULT_METRICS))
     if not isinstance(m, list) or not m or not all(isinstance(x, str) and x for x in m):
-        raise InputError("metrics: expected a list of outcome names, e.g. [\"neijiang_employment_2025\"]")
+        raise InputError("metrics: expected a list of outcome names, e.g. [\"focus_employment_2025\"]")
     return list(dict.fromkeys(m))
 
 
