@@ -72,9 +72,9 @@ def register_one_by_one() -> None:
     """Diagnostic: make the model take Mesa's per-agent ``register_agent`` /
     ``deregister_agent`` path for every batch, as it does when something observes the model's
     agent signals (model/table.py). The run measures what batch registration saves."""
-    import model.core.table
+    import model.core.mesa_compat
 
-    model.core.table._per_agent_needed = lambda *args: True
+    model.core.mesa_compat._per_agent_needed = lambda *args: True
 
 
 def child_scale(kind: str, ppa: float, seed: int) -> dict:
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 |---|---|---|---|---|---|---|---|---|---|---|
 {table}
 
-"Model with per-agent Mesa registration" is a diagnostic run of the same model forced onto Mesa's own `register_agent` / `deregister_agent` for every worker agent (`register_one_by_one` in the script), the path the model takes when something observes its agent-added/removed signals. Without observers the model does the same bookkeeping a batch at a time (`register_agents` / `deregister_agents` in model/table.py: same unique ids, same AgentSets, byte-identical results). The gap between the two is what batching saves: SO staff turn over fast, so each simulated year creates and removes tens of thousands of worker agents.
+"Model with per-agent Mesa registration" is a diagnostic run of the same model forced onto Mesa's own `register_agent` / `deregister_agent` for every worker agent (`register_one_by_one` in the script), the path the model takes when something observes its agent-added/removed signals. Without observers the model does the same bookkeeping a batch at a time (`register_agents` / `deregister_agents` in model/core/mesa_compat.py: same unique ids, same AgentSets, byte-identical results). The gap between the two is what batching saves: SO staff turn over fast, so each simulated year creates and removes tens of thousands of worker agents.
 
 ![Scaling of the model and the numpy reference](img/scaling.png)
 

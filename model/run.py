@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .core.data import REGIONS, load_cities
-from .core.model import CITY_COLUMNS, YEAR_SUMS, SOModel
+from .core.clock import year_of_step
+from .core.model import SOModel
+from .core.reporting import CITY_COLUMNS, YEAR_SUMS
 from .core.params import Params
 from .files import json_default
 from .provenance import record
@@ -65,7 +67,7 @@ def city_year_table(model: SOModel) -> pd.DataFrame:
     cities = load_cities()
     df = df[df["Step"] > 0].copy()
     df["city"] = df["AgentID"].map({a.unique_id: a.name for a in model.cities})
-    df["year"] = model.params.start_year + (df["Step"] - 1) // 4
+    df["year"] = year_of_step(df["Step"], model.params.start_year)
     sums = df.groupby(["year", "city"], sort=False)[list(YEAR_SUMS)].sum()
     stocks = [c for c in CITY_COLUMNS if c not in YEAR_SUMS]
     ends = df.sort_values("Step").groupby(["year", "city"], sort=False)[stocks].last()

@@ -13,7 +13,7 @@ from model.core.agents.worker import EMPLOYED, SEEKING, WorkerAgent
 from model.core.agents.firm import FirmAgent
 from model.core.model import SOModel
 from model.study.scenarios import load_scenario
-from model.core.policy import LEVER
+from model.core.levers import LEVER_INDEX as LEVER
 from model.run import simulate
 
 SHORT = ["end_year=2012", "persons_per_agent=200"]
@@ -118,8 +118,8 @@ def test_talent_subsidy_is_paid_per_hire():
     k = LEVER["talent_subsidy"]
     while m.running:
         m.step()
-        hires = m.city_state["hires"][m.nj]
-        assert m.ledger.spend[m.nj, k] == pytest.approx(hires * 3000)
+        hires = m.city_state["hires"][m.focus]
+        assert m.ledger.spend[m.focus, k] == pytest.approx(hires * 3000)
 
 
 def test_two_scales_agree_within_noise():

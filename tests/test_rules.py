@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from model.core.rules import choice, labour_market
+from model.core.rules import firm as firm_rules
+from model.core.rules import worker as worker_rules
 
 
 def test_logit_probabilities_sum_to_one_and_respect_minus_infinity():
@@ -26,7 +28,7 @@ def test_sample_choices_matches_probabilities():
 
 
 def test_profit_margin_falls_with_wages_and_rent_and_rises_with_subsidy():
-    m = lambda w, r, s: choice.profit_margin(np.array(100.0), np.array(w), np.array(1.0), 1.0, np.array(r), np.array(s))
+    m = lambda w, r, s: firm_rules.profit_margin(np.array(100.0), np.array(w), np.array(1.0), 1.0, np.array(r), np.array(s))
     assert m(50, 10, 0) == pytest.approx(0.4)
     assert m(60, 10, 0) < m(50, 10, 0)
     assert m(50, 20, 0) < m(50, 10, 0)
@@ -38,8 +40,8 @@ def _firm_u(**kw):
                 hub_hours=np.array([1.0, 1.0]), setup_months=np.array([6.0, 6.0]), room=np.array([True, True]),
                 city_size=np.array([1e6, 1e6]))
     base.update(kw)
-    return choice.firm_location_utility(**base, beta_margin=3, beta_city_size=1, beta_agglomeration=1,
-                                        beta_talent=1, beta_hub=0.5, beta_setup=0.1)
+    return firm_rules.firm_location_utility(**base, beta_margin=3, beta_city_size=1, beta_agglomeration=1,
+                                            beta_talent=1, beta_hub=0.5, beta_setup=0.1, min_fill_rate=1e-3)
 
 
 @pytest.mark.parametrize("change", [
@@ -57,8 +59,9 @@ def test_firm_utility_excludes_cities_without_room():
 
 
 def test_graduate_utility_prefers_income_home_and_nearby():
-    kw = dict(beta_income=1.5, beta_distance=0.3, beta_same_province=0.4, beta_home=1, beta_college=0.5, beta_network=1)
-    one = lambda **v: choice.graduate_utility(**{**dict(net_income=40000.0, distance_km=100.0, same_province=0.0,
+    kw = dict(beta_income=1.5, beta_distance=0.3, beta_same_province=0.4, beta_home=1, beta_college=0.5, beta_network=1,
+              distance_offset_km=10.0)
+    one = lambda **v: worker_rules.graduate_utility(**{**dict(net_income=40000.0, distance_km=100.0, same_province=0.0,
                                                        is_home=0.0, is_college=0.0, network_share=0.0), **v}, **kw)
     assert one(net_income=60000.0) > one()
     assert one(distance_km=10.0) > one()
@@ -80,7 +83,7 @@ def test_matching_pairs_within_cities_only_and_as_many_as_possible():
 def test_wage_rules():
     res = labour_market.reservation_wage(np.array([50000.0, 200000.0]), 100000.0, 0.6, 0.5)
     assert res[1] / res[0] == pytest.approx(2.0)  # a 4x wage gap becomes 2x in SO pay at elasticity 0.5
-    theta = labour_market.tightness(np.array([0.0, 300.0]), np.array([300.0, 0.0]), 4.0)
+    theta = labour_market.tightness(np.array([0.0, 300.0]), np.array([300.0, 0.0]), 4.0, smoothing=1.0)
     assert theta == pytest.approx([1 / 4, 4])
     target = labour_market.target_wage(np.array([100.0, 100.0]), theta, 0.5)
     assert target == pytest.approx([50.0, 200.0])
@@ -91,3 +94,87 @@ def test_stochastic_round_is_unbiased():
     rng = np.random.default_rng(2)
     x = np.full(200_000, 2.3)
     assert choice.stochastic_round(x, rng).mean() == pytest.approx(2.3, abs=0.01)
+
+
+def test_expansion_is_proportional_capped_and_fits_the_room():
+    seats = np.array([100.0, 300.0, 200.0])
+    city = np.array([0, 0, 1])
+    add = firm_rules.expansion(seats, city, gap=600.0, share=0.5, max_rate=0.5, room=np.array([1e9, 1e9]))
+    assert add == pytest.approx([50.0, 150.0, 100.0])  # half the gap, by size
+    capped = firm_rules.expansion(seats, city, gap=6000.0, share=1.0, max_rate=0.2, room=np.array([1e9, 1e9]))
+    assert capped == pytest.approx(0.2 * seats)
+    tight = firm_rules.expansion(seats, city, gap=600.0, share=0.5, max_rate=0.5, room=np.array([100.0, 1e9]))
+    assert tight[:2].sum() == pytest.approx(100.0) and tight[2] == pytest.approx(100.0)
+
+
+def test_demand_cuts_hit_the_least_profitable_most_and_are_capped():
+    cut = firm_rules.demand_cuts(np.array([100.0, 100.0]), np.array([0.3, -0.1]), 20.0, beta_margin=5.0, max_rate=0.3)
+    assert cut.sum() == pytest.approx(20.0) and cut[1] > cut[0]
+    assert (firm_rules.demand_cuts(np.array([100.0]), np.array([0.0]), 1e6, 5.0, 0.3) == 30.0).all()
+
+
+def test_first_come_skips_what_does_not_fit_and_lets_smaller_ones_through():
+    ok = firm_rules.first_come(np.array([0, 0, 0, 1]), np.array([60.0, 50.0, 30.0, 10.0]), np.array([100.0, 5.0]))
+    assert ok.tolist() == [True, False, True, False]
+
+
+def test_exit_hazard_rises_after_a_year_of_distress():
+    h = firm_rules.exit_hazard(np.array([0, 3, 4, 9]), base=0.02, distress=0.15, quarters_to_distress=4)
+    assert h == pytest.approx([0.02, 0.02, 0.17, 0.17])
+
+
+def test_leaving_takes_the_old_and_employed_quitters_only():
+    age = np.array([30.0, 50.0, 30.0, 30.0])
+    employed = np.array([True, False, False, True])
+    draw = np.array([0.01, 0.9, 0.01, 0.9])
+    assert worker_rules.leaving(age, employed, draw, exit_age=45.0, quit_rate=0.04).tolist() == [True, True, False, False]
+
+
+def test_homes_are_local_with_the_local_share_and_never_the_college_elsewhere():
+    rng = np.random.default_rng(3)
+    probs = worker_rules.hometown_probabilities(np.array([1e6, 2e6, 1e6]), np.eye(3), province_boost=2.0)
+    assert np.diag(probs).sum() == 0 and probs.sum(axis=1) == pytest.approx(np.ones(3))
+    college = np.zeros(50_000, dtype=int)
+    home = worker_rules.draw_homes(college, probs, 0.7, rng)
+    assert (home == 0).mean() == pytest.approx(0.7, abs=0.01)
+    assert (home[home != 0] == 1).mean() == pytest.approx(2 / 3, abs=0.02)  # by population
+
+
+def test_net_income_is_floored_and_job_chances_compound():
+    assert worker_rules.job_probability(np.array([0.5]), 3) == pytest.approx([0.875])
+    net = worker_rules.net_income(np.array([60000.0, 60000.0]), np.array([1.0, 0.1]), np.zeros(2),
+                                  np.array([10000.0, 10000.0]), floor_share=0.05)
+    assert net == pytest.approx([50000.0, 3000.0])
+
+
+def test_job_finding_rate_and_smoothing_and_the_pinned_wage():
+    rate = labour_market.job_finding_rate(np.array([5.0, 0.0, 0.0]), np.array([10, 0, 0]), np.array([3, 4, 0]))
+    assert rate == pytest.approx([0.5, 1.0, 0.0])
+    assert labour_market.smooth(np.array([1.0]), np.array([0.0]), 0.25) == pytest.approx([0.25])
+    w = labour_market.pinned_ratio(np.array([100.0, 50.0, 200.0]), 1, np.array([0, 2]), 0.5)
+    assert w == pytest.approx([100.0, 75.0, 200.0])
+
+
+def test_lever_channels_combine_and_costs_follow_events():
+    from model.core.levers import LEVER_INDEX, LEVERS, effect_total
+    from model.core.rules.policy import QuarterEvents
+
+    x = np.zeros((2, len(LEVERS)))
+    x[0, LEVER_INDEX["rent_relief"]] = 0.5
+    x[0, LEVER_INDEX["matching_funds"]] = 2.0
+    x[1, LEVER_INDEX["fast_setup"]] = 4.0
+    off = effect_total("firm_cost", x, 2, rent_per_seat_year=np.array([1000.0, 1000.0]), hires_per_seat_year=0.2,
+                       national_fund_per_seat=np.array([10.0, 10.0]))
+    assert off == pytest.approx([500.0 + 20.0, 0.0])
+    assert effect_total("setup", x, 2, default_months=12.0) == pytest.approx([12.0, 4.0])
+    ev = QuarterEvents(hires=np.array([10.0, 0.0]), graduate_first_hires=np.zeros(2), arrival_seats=np.array([0.0, 100.0]),
+                       arrivals=np.array([0.0, 2.0]), operating_seats=np.array([300.0, 0.0]),
+                       rent_per_seat_quarter=np.array([50.0, 50.0]), park_seats_added=np.zeros(2),
+                       national_funds=np.array([1e6, 0.0]))
+
+    class P:
+        apartment_cost_per_unit_year, park_cost_per_seat, fast_setup_cost_per_firm = 12000.0, 1.0, 200000.0
+
+    assert LEVERS["rent_relief"].cost(ev, x[:, 0], P) == pytest.approx([0.5 * 50 * 300, 0.0])
+    assert LEVERS["fast_setup"].cost(ev, x[:, LEVER_INDEX["fast_setup"]], P) == pytest.approx([0.0, 400000.0])
+    assert LEVERS["matching_funds"].cost(ev, x[:, LEVER_INDEX["matching_funds"]], P) == pytest.approx([2e6, 0.0])

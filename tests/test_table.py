@@ -12,7 +12,8 @@ EXPERIMENTS = experiments_dir()
 from model.core.agents.worker import WorkerAgent
 from model.core.model import SOModel
 from model.study.scenarios import load_scenario
-from model.core.table import RowAgent, deregister_agents, register_agents
+from model.core.mesa_compat import deregister_agents, register_agents
+from model.core.table import RowAgent
 
 
 def registry(model) -> list:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from .common import add_scenario_args, command_line, load_params
-from .paths import resolve_scenario, results_dir, targets_file
+from .paths import experiments_dir, resolve_scenario, results_dir, targets_file
 
 
 def default_run_folder(name: str, overrides: list[str]) -> Path:
@@ -49,8 +49,9 @@ def cmd_run(args) -> int:
               overrides=args.overrides, command=command_line(), points=points)
     if not args.quiet:
         print(summary_table(result.city_year, result.region_year, params))
-        print(f"\nwrote {out}/ (city_year.csv, region_year.csv, quarterly.csv, run.json"
-              f"{f", regional_shift.png, {params.focus_city.lower()}.png" if not args.no_figures else ""}) in {result.wall_time_s:.1f} s")
+        figures = "" if args.no_figures else f", regional_shift.png, {params.focus_city.lower()}.png"
+        print(f"\nwrote {out}/ (city_year.csv, region_year.csv, quarterly.csv, run.json{figures}) "
+              f"in {result.wall_time_s:.1f} s")
     return 0
 
 
@@ -118,7 +119,8 @@ def cmd_serve(args) -> int:
             probe.bind((args.host, args.port))
         except OSError as e:
             raise InputError(f"--port: cannot listen on {args.host}:{args.port} ({e.strerror})") from None
-    return serve(str(path) if path else None, args.host, args.port)
+    return serve(str(path) if path else None, args.host, args.port, experiments=experiments_dir(),
+                 targets=targets_file())
 
 
 def register(sub) -> None:

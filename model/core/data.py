@@ -26,6 +26,16 @@ def load_cities() -> pd.DataFrame:
     return df.set_index("city", drop=False)
 
 
+def anchor_focus_city() -> str:
+    """The anchor case of the sources (cities.csv case_role "focus"): the default focus city."""
+    return str(load_cities().query("case_role == 'focus'")["city"].iloc[0])
+
+
+def anchor_reference_cities() -> tuple[str, ...]:
+    """The cities the anchor case's pay is compared with (cities.csv case_role "reference")."""
+    return tuple(load_cities().query("case_role == 'reference'")["city"])
+
+
 @lru_cache(maxsize=None)
 def load_links() -> pd.DataFrame:
     return pd.read_csv(DATA_DIR / "links.csv")

@@ -6,15 +6,18 @@ page, which channel of the model it acts through, and what it costs in a quarter
 means adding one entry to ``LEVERS``; the model, the ledger, the page and the reports read it from
 there.
 
-Channels (``effect``), read by the agents' rules:
+Channels (``effect``), each read at one place by the agents:
 
-* ``firm_cost``: lowers an operating seat's yearly cost (CNY per seat-year, ``seat_cost_offset``);
+* ``firm_cost``: lowers a seat's yearly cost in the firms' margins (rent relief, training subsidy,
+  matched national funds);
 * ``entrant_grant``: a one-off payment per seat to an establishment that opens or relocates in;
 * ``setup``: replaces the default set-up time (months);
-* ``worker_income``: raises a job seeker's expected income;
-* ``housing``: lowers young SO workers' housing cost;
-* ``park``: turnkey park seats, built linearly over the spell and kept afterwards;
-* ``fund_matching``: city money added to national demonstration-city SO funds.
+* ``worker_income``: raises a job seeker's expected income (talent subsidy);
+* ``housing``: houses young SO workers in talent apartments;
+* ``park``: turnkey park seats, built linearly over the spell and kept afterwards.
+
+A lever of a new kind on an existing channel is one new entry here plus its effect and cost rules
+in rules/policy.py.
 
 A spell is active in calendar years ``start`` to ``end`` inclusive.
 """
@@ -26,25 +29,13 @@ from typing import Callable
 
 import numpy as np
 
+from .rules import policy as pol
+from .rules.policy import QuarterEvents
+
 RECIPIENTS = ("firms", "workers", "public_works")
-EFFECTS = ("firm_cost", "entrant_grant", "setup", "worker_income", "housing", "park", "fund_matching")
+#: The channels a lever can act through (the effect rules' signatures: model/core/rules/policy.py).
+EFFECTS = ("firm_cost", "entrant_grant", "setup", "worker_income", "housing", "park")
 
-
-@dataclass(frozen=True)
-class QuarterEvents:
-    """What happened in every city this quarter that lever costs are paid on (arrays by city)."""
-
-    hires: np.ndarray               # SO hires (persons)
-    graduate_first_hires: np.ndarray  # hires of graduates into their first SO job (persons)
-    entry_seats: np.ndarray          # seats of establishments opening or relocating in
-    entries: np.ndarray              # establishments opening or relocating in
-    operating_seats: np.ndarray      # seats of operating establishments
-    rent_per_seat_quarter: np.ndarray  # SO office rent of one seat for a quarter (CNY)
-    park_seats_added: np.ndarray     # turnkey park seats built this quarter
-    national_funds: np.ndarray       # national SO funds received this quarter (CNY)
-
-
-#: cost(events, intensity by city, params) -> CNY by city this quarter
 CostRule = Callable[[QuarterEvents, np.ndarray, object], np.ndarray]
 
 
@@ -57,7 +48,8 @@ class LeverSpec:
     high: float
     recipient: str             # who receives the money: one of RECIPIENTS
     effect: str                # the channel it acts through: one of EFFECTS
-    cost: CostRule             # what it costs in a quarter
+    rule: Callable             # the effect rule of its channel (rules/policy.py)
+    cost: CostRule             # what it costs in a quarter (CNY by city)
     text: str                  # format of one intensity in reports, e.g. "{:.0%} of rent"
     slider: tuple[float, float, float, float]  # browser page: default, lowest, highest, step
     stronger: str = "higher"   # "lower" where less is more (months of set-up)
@@ -67,62 +59,51 @@ class LeverSpec:
         return "as in scenario" if intensity is None else self.text.format(intensity)
 
 
-QUARTERS_PER_YEAR = 4
-
-
-def _rent_relief(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return ev.rent_per_seat_quarter * x * ev.operating_seats
-
-
-def _per_entry_seat(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return ev.entry_seats * x
-
-
-def _per_hire(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return ev.hires * x
-
-
-def _per_graduate_first_hire(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return ev.graduate_first_hires * x
-
-
-def _apartments(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return x * p.apartment_cost_per_unit_year / QUARTERS_PER_YEAR
-
-
-def _park_build(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return ev.park_seats_added * p.park_cost_per_seat
-
-
-def _task_force(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return ev.entries * (x > 0) * p.fast_setup_cost_per_firm
-
-
-def _matching(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return x * ev.national_funds
-
-
 LEVERS: dict[str, LeverSpec] = {s.name: s for s in (
     LeverSpec("rent_relief", "Rent relief", "share of office rent waived for SO firms, 0-1", 0.0, 1.0,
-              "firms", "firm_cost", _rent_relief, "{:.0%} of rent", (0.5, 0.0, 1.0, 0.05)),
+              "firms", "firm_cost", pol.rent_waived, pol.cost_rent_waived, "{:.0%} of rent", (0.5, 0.0, 1.0, 0.05)),
     LeverSpec("relocation_grant", "Relocation grant", "CNY per seat, paid once when a firm opens or relocates in",
-              0.0, 1e6, "firms", "entrant_grant", _per_entry_seat, "{:,.0f} CNY/seat", (5000.0, 0.0, 30000.0, 500.0)),
+              0.0, 1e6, "firms", "entrant_grant", pol.grant_per_seat, pol.cost_per_arrival_seat, "{:,.0f} CNY/seat",
+              (5000.0, 0.0, 30000.0, 500.0)),
     LeverSpec("talent_subsidy", "Talent subsidy", "CNY per SO hire, paid once to the worker", 0.0, 1e6,
-              "workers", "worker_income", _per_hire, "{:,.0f} CNY/hire", (5000.0, 0.0, 30000.0, 500.0)),
+              "workers", "worker_income", pol.subsidy_income, pol.cost_per_hire, "{:,.0f} CNY/hire",
+              (5000.0, 0.0, 30000.0, 500.0)),
     LeverSpec("training_subsidy", "Training subsidy", "CNY per newly trained graduate hire, paid to the firm",
-              0.0, 1e6, "firms", "firm_cost", _per_graduate_first_hire, "{:,.0f} CNY/hire",
+              0.0, 1e6, "firms", "firm_cost", pol.training_paid, pol.cost_per_graduate_first_hire, "{:,.0f} CNY/hire",
               (3000.0, 0.0, 20000.0, 500.0)),
     LeverSpec("talent_apartments", "Talent apartments", "apartment units offered to SO workers", 0.0, 1e7,
-              "public_works", "housing", _apartments, "{:,.0f} units", (2000.0, 0.0, 20000.0, 500.0)),
+              "public_works", "housing", pol.apartments_cover, pol.cost_apartments, "{:,.0f} units",
+              (2000.0, 0.0, 20000.0, 500.0)),
     LeverSpec("park_capacity", "Park capacity", "turnkey park seats at full build-out (built linearly start..end)",
-              0.0, 1e7, "public_works", "park", _park_build, "{:,.0f} seats", (20000.0, 0.0, 150000.0, 5000.0)),
+              0.0, 1e7, "public_works", "park", pol.no_effect, pol.cost_park_build, "{:,.0f} seats",
+              (20000.0, 0.0, 150000.0, 5000.0)),
     LeverSpec("fast_setup", "Fast set-up", "months from first contact to operation", 0.0, 60.0,
-              "public_works", "setup", _task_force, "{:g} months", (4.0, 1.0, 24.0, 1.0), stronger="lower"),
+              "public_works", "setup", pol.setup_months, pol.cost_task_force, "{:g} months", (4.0, 1.0, 24.0, 1.0),
+              stronger="lower"),
     LeverSpec("matching_funds", "Matching funds", "city CNY added per CNY of national SO funds", 0.0, 20.0,
-              "firms", "fund_matching", _matching, "{:g} CNY per national CNY", (1.0, 0.0, 5.0, 0.25)),
+              "firms", "firm_cost", pol.funds_matched, pol.cost_matching, "{:g} CNY per national CNY",
+              (1.0, 0.0, 5.0, 0.25)),
 )}
 LEVER_NAMES: tuple[str, ...] = tuple(LEVERS)
 LEVER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LEVER_NAMES)}
+
+
+def effect_total(effect: str, intensity: np.ndarray, n_cities: int, **inputs) -> np.ndarray:
+    """What all levers of one channel do together in every city, from the (cities x levers)
+    ``intensity`` in force and the channel's inputs (rules/policy.py): the shortest set-up time for
+    ``setup`` (``default_months`` where no lever acts), the housed share (at most 1) for ``housing``,
+    the sum for every other channel."""
+    if effect == "setup":
+        total = np.broadcast_to(np.asarray(inputs["default_months"], dtype=float), (n_cities,))
+        for name, spec in LEVERS.items():
+            if spec.effect == effect:
+                total = np.minimum(total, spec.rule(intensity[:, LEVER_INDEX[name]], **inputs))
+        return total
+    total = np.zeros(n_cities)
+    for name, spec in LEVERS.items():
+        if spec.effect == effect:
+            total = total + spec.rule(intensity[:, LEVER_INDEX[name]], **inputs)
+    return np.minimum(total, 1.0) if effect == "housing" else total
 
 
 @dataclass(frozen=True)

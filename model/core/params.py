@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .data import anchor_focus_city, anchor_reference_cities, load_cities
 from .errors import InputError
 from .levers import LEVERS, Spell
 
@@ -24,12 +25,13 @@ class Params:
     """
 
     # --- focus ----------------------------------------------------------------
-    focus_city: str = "Neijiang"
+    focus_city: str = field(default_factory=anchor_focus_city)
     """The city that figures, summaries, reporters and the wage-gap switch follow (a city name from
-    model/core/data/cities.csv). The anchor case of the sources: Neijiang."""
-    reference_cities: tuple[str, ...] = ("Chengdu", "Chongqing")
-    """Cities the focus city's SO pay is compared with (the mean of their SO wages); the source
-    states Neijiang's pay as 70-80% of Chengdu's and Chongqing's (fact nj_wage_ratio)."""
+    model/core/data/cities.csv). Default: the anchor case of the sources, Neijiang (case_role focus)."""
+    reference_cities: tuple[str, ...] = field(default_factory=anchor_reference_cities)
+    """Cities the focus city's SO pay is compared with (the mean of their SO wages). Default: Chengdu
+    and Chongqing (case_role reference); the source states Neijiang's pay as 70-80% of theirs
+    (seed article 000)."""
 
     # --- time and scale -------------------------------------------------------
     start_year: int = 2005
@@ -458,8 +460,6 @@ def _validated(p: Params, cities: set[str] | None = None) -> Params:
 
 
 def known_cities() -> set[str]:
-    from .data import load_cities  # local import: data loading needs pandas
-
     return set(load_cities().index)
 
 

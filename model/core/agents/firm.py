@@ -1,15 +1,23 @@
-"""SO establishments (firm agents): a delivery centre of a firm in one city.
+"""SO establishments (firm agents): a delivery centre of a firm in one city, and what
+establishments do each quarter.
 
-Each establishment is a Mesa agent whose state (city, segment, seats, employees, ...) sits
-in a row of the model's firm table, so that location choice, growth and exit are computed
-for all establishments at once.
+Each establishment is a Mesa agent whose state (city, segment, seats, employees, ...) sits in a
+row of the model's firm table, so that the class's phases (``FirmAgent.exit_or_shrink(model)``
+and so on) decide for all establishments at once with the pure rules of
+``model/core/rules/firm.py``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..clock import MINUTES_PER_HOUR, MONTHS_PER_QUARTER, MONTHS_PER_YEAR, STEPS_PER_YEAR
+from ..data import load_known_entries
+from ..levers import effect_total
+from ..rules import choice
+from ..rules import firm as rules
 from ..table import RowAgent
+from .worker import EMPLOYED, SEEKING
 
 FIRM_COLUMNS = {
     "city": np.int16,
@@ -25,7 +33,7 @@ FIRM_COLUMNS = {
     "born_step": np.int64,
     "in_park": np.bool_,      # sits in turnkey park seats
     "margin": np.float64,     # expected profit margin (share of revenue)
-    "low_quarters": np.int64, # consecutive quarters below the exit margin
+    "low_quarters": np.int64,  # consecutive quarters below the exit margin
 }
 
 SETTING_UP, OPERATING = "setting up", "operating"
@@ -43,7 +51,7 @@ class FirmAgent(RowAgent):
 
     @property
     def segment(self) -> str:
-        return self.model.segment_names[int(self._col("segment"))]
+        return self.model.world.segment_names[int(self._col("segment"))]
 
     @property
     def seats(self) -> float:
@@ -62,17 +70,286 @@ class FirmAgent(RowAgent):
         self.model.firms_table.release(np.array([self.row]))
         super().remove()
 
+    # ------------------------------------------------------------------------------
+    # what an establishment knows: margins, set-up time, where it could go
+    # ------------------------------------------------------------------------------
+    @staticmethod
+    def setup_months(model) -> np.ndarray:
+        """Months from first contact to operation in every city (fast set-up levers shorten it)."""
+        return effect_total("setup", model.now.lever_intensity, model.n_cities,
+                            default_months=model.params.default_setup_months)
 
-def create_firms(model, n: int, **values) -> np.ndarray:
-    """Create ``n`` establishments with the given column values; returns their rows."""
-    table = model.firms_table
-    rows = table.allocate(n)
-    for k, v in values.items():
-        table.cols[k][rows] = v
-    table.spawn(model, FirmAgent, rows)
-    return rows
+    @staticmethod
+    def city_margins(model, *, entrant: bool) -> np.ndarray:
+        """(segments x cities) expected profit margin of a seat; entrants also weigh one-off
+        grants and, outside turnkey parks, their own fit-out cost, spread over amortisation_years."""
+        p, now = model.params, model.now
+        rent_year = now.rent * p.office_m2_per_seat * MONTHS_PER_YEAR
+        national = now.is_demo_city * p.national_fund_per_demo_city / np.maximum(model.seats_by_city(), p.mean_new_firm_seats)
+        subsidy = national + effect_total("firm_cost", now.lever_intensity, model.n_cities,
+                                          rent_per_seat_year=rent_year, hires_per_seat_year=p.quit_rate * STEPS_PER_YEAR,
+                                          national_fund_per_seat=national)
+        if entrant:
+            fitout = np.where(FirmAgent.park_free(model) > p.mean_new_firm_seats, 0.0, p.fitout_cny_per_seat)
+            grant = effect_total("entrant_grant", now.lever_intensity, model.n_cities)
+            subsidy = subsidy + (grant - fitout) / p.amortisation_years
+        return rules.profit_margin(now.revenue, model.so_wage[None, :], model.world.pay_multiplier[:, None],
+                                   p.wage_cost_multiplier, rent_year[None, :], subsidy[None, :])
 
+    @staticmethod
+    def entry_utility(model, margins: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+        """(segments x hubs x cities) location utility of a new establishment of ``size`` seats,
+        and the hub cities."""
+        p, ft, w = model.params, model.firms_table, model.world
+        rows = ft.rows()
+        n_firms = np.bincount(ft.city[rows], minlength=model.n_cities)
+        seats = model.seats_by_city(rows)
+        room = (model.market_capacity + model.park_seats - seats) >= p.entry_min_room_share * size
+        vacancies = np.maximum(seats - model.city_state["employment"], 0.0)
+        talent = (p.so_interest_share * model.now.graduates_now + model.city_state["seekers"]
+                  + p.experienced_entry_rate * w.population * STEPS_PER_YEAR)
+        fill = rules.expected_fill_rate(talent, vacancies, size)
+        hubs = np.flatnonzero(w.hub_weight > 0)
+        hub_hours = model.now.travel[hubs, :] / MINUTES_PER_HOUR  # hubs x cities
+        u = rules.firm_location_utility(
+            margins[:, None, :], n_firms[None, None, :], fill[None, None, :], hub_hours[None, :, :],
+            FirmAgent.setup_months(model)[None, None, :], room[None, None, :], w.urban_population[None, None, :],
+            beta_margin=p.beta_margin, beta_city_size=p.beta_city_size, beta_agglomeration=p.beta_agglomeration,
+            beta_talent=p.beta_talent, beta_hub=p.beta_hub, beta_setup=p.beta_setup,
+            min_fill_rate=p.min_entry_fill_rate)
+        return u, hubs
 
-def remove_firms(model, rows: np.ndarray) -> None:
-    """Remove establishments (exit): deregister the agents, then free their rows at once."""
-    model.firms_table.deregister(model, rows)
+    @staticmethod
+    def park_free(model) -> np.ndarray:
+        """Turnkey park seats not taken by establishments, by city."""
+        ft = model.firms_table
+        rows = ft.rows()
+        used = np.bincount(ft.city[rows], weights=ft.seats[rows] * ft.in_park[rows], minlength=model.n_cities)
+        return np.maximum(model.park_seats - used, 0.0)
+
+    # ------------------------------------------------------------------------------
+    # entry
+    # ------------------------------------------------------------------------------
+    @staticmethod
+    def draw_sizes(model, n: int) -> np.ndarray:
+        return choice.lognormal_sizes(n, model.params.mean_new_firm_seats, model.params.firm_size_sigma, model.rng)
+
+    @staticmethod
+    def draw_hubs(model, n: int) -> np.ndarray:
+        """Client hub city of ``n`` new establishments: an inland hub with the current inland
+        client share, else a coastal hub, each by its hub weight."""
+        w = model.world
+        inland = np.where(w.inland_hub, w.hub_weight, 0.0)
+        coast = np.where(~w.inland_hub, w.hub_weight, 0.0)
+        share = model.now.cy_share
+        weights = share * inland / inland.sum() + (1 - share) * coast / coast.sum()
+        return model.rng.choice(model.n_cities, size=n, p=weights / weights.sum())
+
+    @classmethod
+    def open(cls, model, city, segment, hub, seats, *, operating: bool, parent=None) -> np.ndarray:
+        """Create establishments (entry); returns their rows. Counted as entries (and paid entry
+        grants) except while the initial industry is set up."""
+        n = len(city)
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        if parent is None:
+            parent = np.arange(model.next_parent, model.next_parent + n)
+            model.next_parent += n
+        lag_q = np.ceil(cls.setup_months(model)[city] / MONTHS_PER_QUARTER).astype(np.int64)
+        table = model.firms_table
+        rows = table.allocate(n)
+        values = dict(city=city, segment=segment, hub=hub, parent=parent, seats=seats,
+                      round_offset=model.rng.random(n), operating=operating,
+                      ready_step=model.steps + (0 if operating else lag_q), born_step=model.steps)
+        for k, v in values.items():
+            table.cols[k][rows] = v
+        table.spawn(model, cls, rows)
+        cls.resize_slots(model, rows)
+        cls.take_park_seats(model, rows)
+        if model.flows is not None:
+            model.flows["entries"] += np.bincount(city, minlength=model.n_cities)
+            model.record_arrivals(city, seats)
+        return rows
+
+    @classmethod
+    def open_known_entries(cls, model) -> None:
+        """Open the establishments whose opening year is an input fact (model/core/data/known_entries.csv):
+        they start operating in the first quarter of that year."""
+        if model.quarter != 1:
+            return
+        known = load_known_entries()
+        known = known[known["year"] == model.year]
+        if known.empty:
+            return
+        city = np.array([model.city_index[c] for c in known["city"]])
+        seg = np.array([model.world.segment_names.index(s) for s in known["segment"]])
+        hub = np.array([model.city_index[h] for h in known["hub"]])
+        rows = cls.open(model, city, seg, hub, known["seats"].to_numpy(float), operating=False)
+        model.firms_table.ready_step[rows] = model.steps  # finish_setup counts them as new this quarter
+
+    @staticmethod
+    def take_park_seats(model, rows: np.ndarray) -> None:
+        """New or relocated establishments move into free turnkey park seats if they fit."""
+        ft = model.firms_table
+        ft.in_park[rows] = rules.first_come(ft.city[rows], ft.seats[rows], FirmAgent.park_free(model))
+
+    @staticmethod
+    def resize_slots(model, rows: np.ndarray) -> np.ndarray:
+        """Recompute worker-agent slots after seats changed; returns the new slots."""
+        ft = model.firms_table
+        ft.slots[rows] = rules.fixed_slots(ft.seats[rows], model.scale, ft.round_offset[rows])
+        return ft.slots[rows]
+
+    # ------------------------------------------------------------------------------
+    # the quarter's phases
+    # ------------------------------------------------------------------------------
+    @staticmethod
+    def finish_setup(model) -> None:
+        """Establishments whose set-up lag has passed start operating."""
+        ft = model.firms_table
+        rows = ft.rows()
+        ready = rows[~ft.operating[rows] & (ft.ready_step[rows] <= model.steps)]
+        ft.operating[ready] = True
+        model.flows["new_firms"] += np.bincount(ft.city[ready], minlength=model.n_cities)
+
+    @classmethod
+    def update_margins(cls, model) -> None:
+        ft = model.firms_table
+        rows = ft.rows()
+        m = cls.city_margins(model, entrant=False)
+        ft.margin[rows] = m[ft.segment[rows], ft.city[rows]]
+
+    @staticmethod
+    def lay_off(model, firm_rows: np.ndarray, keep: np.ndarray | None = None) -> None:
+        """Lay off workers of ``firm_rows`` beyond ``keep`` slots each (all if None), chosen at
+        random; they become job seekers in the same city."""
+        wt, ft = model.workers_table, model.firms_table
+        if len(firm_rows) == 0:
+            return
+        limit = np.zeros(ft.size, dtype=np.int64) - 1
+        limit[firm_rows] = 0 if keep is None else keep
+        w = wt.rows()
+        emp = w[(wt.state[w] == EMPLOYED)]
+        hit = emp[limit[wt.firm[emp]] >= 0]
+        if len(hit) == 0:
+            return
+        order, rank = choice.rank_within_groups(wt.firm[hit], model.rng)
+        hit = hit[order]
+        out = hit[rank >= limit[wt.firm[hit]]]
+        wt.state[out] = SEEKING
+        wt.firm[out] = -1
+        wt.search_quarters[out] = 0
+        ft.employees[:] = 0
+        emp_after = w[wt.state[w] == EMPLOYED]
+        ft.employees[: ft.size] = np.bincount(wt.firm[emp_after], minlength=ft.size)
+
+    @classmethod
+    def exit_or_shrink(cls, model) -> None:
+        """Establishments exit at a base hazard, more once distressed for a year; loss-making
+        survivors shed seats."""
+        p, ft, rng = model.params, model.firms_table, model.rng
+        rows = ft.rows()
+        op = rows[ft.operating[rows]]
+        low = ft.margin[op] < p.exit_margin
+        ft.low_quarters[op] = np.where(low, ft.low_quarters[op] + 1, 0)
+        hazard = rules.exit_hazard(ft.low_quarters[op], p.exit_rate_base, p.distress_exit_rate, STEPS_PER_YEAR)
+        exiting = op[rng.random(len(op)) < hazard]
+        shrinking = op[low & ~np.isin(op, exiting)]
+        if len(shrinking):
+            ft.seats[shrinking] *= 1.0 - p.distress_shrink_rate
+            cls.lay_off(model, shrinking, keep=cls.resize_slots(model, shrinking))
+        if len(exiting):
+            model.flows["exits"] += np.bincount(ft.city[exiting], minlength=model.n_cities)
+            cls.lay_off(model, exiting)
+            ft.deregister(model, exiting)
+
+    @classmethod
+    def relocate(cls, model) -> None:
+        """Small establishments review their location now and then and move where the margin is
+        higher by more than relocation_threshold (destination by the location logit)."""
+        p, ft, rng = model.params, model.firms_table, model.rng
+        rows = ft.rows()
+        op = rows[ft.operating[rows]]
+        small = op[ft.seats[op] <= p.relocation_max_seats]
+        review = small[rng.random(len(small)) < p.relocation_rate]
+        if len(review) == 0:
+            return
+        margins = cls.city_margins(model, entrant=True)
+        gain = margins[ft.segment[review], :] - ft.margin[review][:, None]
+        gain[np.arange(len(review)), ft.city[review]] = -np.inf
+        u, hubs = cls.entry_utility(model, margins, p.mean_new_firm_seats)
+        hub_pos = np.searchsorted(hubs, ft.hub[review])
+        util = np.where(gain > p.relocation_threshold, u[ft.segment[review], hub_pos, :], -np.inf)
+        dest = choice.sample_choices(choice.logit_probabilities(util, axis=1), np.arange(len(review)), rng)
+        movers, dest = review[dest >= 0], dest[dest >= 0]
+        if len(movers) == 0:
+            return
+        model.flows["relocations_out"] += np.bincount(ft.city[movers], minlength=model.n_cities)
+        model.flows["relocations_in"] += np.bincount(dest, minlength=model.n_cities)
+        cls.lay_off(model, movers)
+        ft.city[movers] = dest
+        ft.operating[movers] = False
+        ft.ready_step[movers] = model.steps + np.ceil(cls.setup_months(model)[dest] / MONTHS_PER_QUARTER).astype(np.int64)
+        ft.low_quarters[movers] = 0
+        ft.in_park[movers] = False
+        cls.take_park_seats(model, movers)
+        model.record_arrivals(dest, ft.seats[movers])
+
+    @classmethod
+    def grow_to_demand(cls, model) -> None:
+        """Close the gap between national seat demand and existing seats: profitable establishments
+        that fill their seats expand, new ones enter where the location logit sends them; when
+        demand falls short, establishments cut seats, the least profitable most."""
+        p, ft = model.params, model.firms_table
+        rows = ft.rows()
+        seats = model.seats_by_city(rows)
+        gap = model.now.seat_demand - seats.sum()
+        if gap < 0:
+            cls.cut_to_demand(model, -gap)
+            return
+        op = rows[ft.operating[rows] & (ft.margin[rows] > 0)]
+        op = op[ft.employees[op] >= p.expansion_fill_threshold * np.maximum(ft.slots[op], 1)]
+        expanded = 0.0
+        if len(op):
+            room = np.maximum(model.market_capacity + model.park_seats - seats, 0.0)
+            add = rules.expansion(ft.seats[op], ft.city[op], gap, p.expansion_share, p.max_expansion_rate, room)
+            ft.seats[op] += add
+            cls.resize_slots(model, op)
+            expanded = add.sum()
+        cls.enter(model, gap - expanded, seats)
+
+    @classmethod
+    def enter(cls, model, seats_wanted: float, seats: np.ndarray) -> None:
+        """New establishments for ``seats_wanted`` seats: a Poisson number, log-normal sizes,
+        segment by the demand mix, a client hub, a city by the location logit, subject to free
+        office space first come first served; some are branches of existing firms."""
+        p, ft, rng = model.params, model.firms_table, model.rng
+        n_new = rng.poisson(max(seats_wanted, 0.0) / p.mean_new_firm_seats)
+        if n_new == 0:
+            return
+        sizes = cls.draw_sizes(model, n_new)
+        seg = rng.choice(len(model.world.segment_names), size=n_new, p=model.now.segment_share)
+        hub = cls.draw_hubs(model, n_new)
+        u, hubs = cls.entry_utility(model, cls.city_margins(model, entrant=True), p.mean_new_firm_seats)
+        hub_pos = np.searchsorted(hubs, hub)
+        probs = choice.logit_probabilities(u, axis=2).reshape(-1, model.n_cities)
+        city = choice.sample_choices(probs, seg * len(hubs) + hub_pos, rng)
+        ok = city >= 0
+        room = np.maximum(model.market_capacity + model.park_seats - seats, 0.0)
+        ok[ok] = rules.first_come(city[ok], sizes[ok], room)
+        if not ok.any():
+            return
+        parent = np.arange(model.next_parent, model.next_parent + int(ok.sum()))
+        model.next_parent += len(parent)
+        branch = rng.random(len(parent)) < p.branch_share
+        existing = ft.rows()
+        if branch.any() and len(existing):
+            parent[branch] = ft.parent[rng.choice(existing, size=int(branch.sum()))]
+        cls.open(model, city[ok], seg[ok], hub[ok], sizes[ok], operating=False, parent=parent)
+
+    @classmethod
+    def cut_to_demand(cls, model, excess: float) -> None:
+        p, ft = model.params, model.firms_table
+        rows = ft.rows()
+        ft.seats[rows] -= rules.demand_cuts(ft.seats[rows], ft.margin[rows], excess, p.beta_margin, p.max_shrink_rate)
+        cls.lay_off(model, rows, keep=cls.resize_slots(model, rows))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..params import Params
 
 
 def match_within_cities(seeker_city: np.ndarray, slot_city: np.ndarray, n_cities: int,
@@ -37,7 +36,7 @@ def reservation_wage(city_wage: np.ndarray, national_wage: float, level: float,
 
 
 def tightness(vacancies: np.ndarray, seekers: np.ndarray, cap: float,
-              smoothing: float = Params.tightness_smoothing) -> np.ndarray:
+              smoothing: float) -> np.ndarray:
     """Vacancies per job seeker, ``smoothing`` added on both sides and bounded to [1/cap, cap]."""
     return np.clip((np.asarray(vacancies, float) + smoothing) / (np.asarray(seekers, float) + smoothing),
                    1.0 / cap, cap)
@@ -51,3 +50,22 @@ def target_wage(reservation: np.ndarray, market_tightness: np.ndarray, elasticit
 def adjust_wage(current: np.ndarray, target: np.ndarray, speed: float) -> np.ndarray:
     """Partial adjustment: close ``speed`` of the gap to the target each period."""
     return current + speed * (target - current)
+
+
+def job_finding_rate(hires: np.ndarray, seekers: np.ndarray, vacancies: np.ndarray) -> np.ndarray:
+    """This quarter's hires per seeker in each city; 1 where nobody sought but jobs were open,
+    0 where there were neither (persons or agents, consistently)."""
+    return np.where(seekers > 0, hires / np.maximum(seekers, 1), np.where(vacancies > 0, 1.0, 0.0))
+
+
+def smooth(previous: np.ndarray, current: np.ndarray, memory: float) -> np.ndarray:
+    """Exponential smoothing: ``memory`` x previous + (1 - memory) x current."""
+    return memory * previous + (1.0 - memory) * current
+
+
+def pinned_ratio(wage: np.ndarray, city: int, references: np.ndarray, ratio: float) -> np.ndarray:
+    """Wages with ``city``'s set to ``ratio`` x the mean wage of the ``references`` (the wage-gap
+    experiment's switch)."""
+    out = wage.copy()
+    out[city] = ratio * wage[references].mean()
+    return out

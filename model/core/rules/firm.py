@@ -1,0 +1,88 @@
+"""Establishments' decision rules as pure functions: expected profit margins, the location logit,
+the talent an entrant can expect, exit hazards, expansion and cuts. Arrays in, arrays out; the
+firm agents (model/core/agents/firm.py) gather the inputs and apply the results."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def profit_margin(revenue_per_seat: np.ndarray, wage: np.ndarray, pay_multiplier: np.ndarray,
+                  wage_cost_multiplier: float, rent_per_seat_year: np.ndarray,
+                  subsidy_per_seat_year: np.ndarray) -> np.ndarray:
+    """Expected profit margin (share of revenue) of a seat; arrays broadcast
+    (e.g. segments x cities). All money in CNY per seat per year."""
+    cost = wage * pay_multiplier * wage_cost_multiplier + rent_per_seat_year - subsidy_per_seat_year
+    return 1.0 - cost / revenue_per_seat
+
+
+def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np.ndarray,
+                          hub_hours: np.ndarray, setup_months: np.ndarray, room: np.ndarray,
+                          city_size: np.ndarray, *, beta_margin: float, beta_city_size: float,
+                          beta_agglomeration: float, beta_talent: float,
+                          beta_hub: float, beta_setup: float, min_fill_rate: float) -> np.ndarray:
+    """Deterministic utility of opening an establishment in each city.
+
+    margin: expected profit margin (share); n_firms: SO establishments already there;
+    fill_rate: expected share of vacancies filled, bounded to [min_fill_rate, 1];
+    hub_hours: rail hours to the client hub; setup_months: months to start operating;
+    room: False where no office space is free (utility -inf); city_size: urban population."""
+    u = (beta_margin * margin
+         + beta_city_size * np.log(city_size)
+         + beta_agglomeration * np.log1p(n_firms)
+         + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, 1.0))
+         - beta_hub * np.log1p(hub_hours)
+         - beta_setup * setup_months)
+    return np.where(room, u, -np.inf)
+
+
+def expected_fill_rate(talent: np.ndarray, vacancies: np.ndarray, size: float) -> np.ndarray:
+    """Talent an entrant of ``size`` seats can expect per open seat in each city (unbounded; the
+    location utility floors and caps it)."""
+    return talent / (vacancies + size)
+
+
+def exit_hazard(low_quarters: np.ndarray, base: float, distress: float, quarters_to_distress: int) -> np.ndarray:
+    """Quarterly exit probability: ``base``, plus ``distress`` once an establishment has been below
+    the exit margin for ``quarters_to_distress`` quarters in a row."""
+    return base + (low_quarters >= quarters_to_distress) * distress
+
+
+def expansion(seats: np.ndarray, city: np.ndarray, gap: float, share: float, max_rate: float,
+              room: np.ndarray) -> np.ndarray:
+    """Seats added by each expanding establishment: ``share`` of the national seat gap in
+    proportion to size (Gibrat), at most ``max_rate`` of its seats, scaled down city by city to
+    the free office ``room``."""
+    want = share * gap * seats / seats.sum()
+    want = np.minimum(want, max_rate * seats)
+    city_want = np.bincount(city, weights=want, minlength=len(room))
+    scale = np.minimum(1.0, room / np.maximum(city_want, 1e-9))
+    return want * scale[city]
+
+
+def demand_cuts(seats: np.ndarray, margin: np.ndarray, excess: float, beta_margin: float,
+                max_rate: float) -> np.ndarray:
+    """Seats each establishment cuts when national demand falls ``excess`` seats short: in
+    proportion to size x exp(-beta_margin x margin) (the least profitable most), at most
+    ``max_rate`` of its seats."""
+    w = seats * np.exp(-beta_margin * margin)
+    return np.minimum(excess * w / w.sum(), max_rate * seats)
+
+
+def first_come(city: np.ndarray, size: np.ndarray, room: np.ndarray) -> np.ndarray:
+    """Which entrants (in queue order) find room: each takes ``size`` from its city's ``room``
+    if it fits; one that does not fit is turned away and those behind it may still fit."""
+    room = room.copy()
+    ok = np.zeros(len(city), dtype=bool)
+    for i in range(len(city)):
+        c = city[i]
+        if size[i] <= room[c]:
+            room[c] -= size[i]
+            ok[i] = True
+    return ok
+
+
+def fixed_slots(seats: np.ndarray, persons_per_agent: float, round_offset: np.ndarray) -> np.ndarray:
+    """Worker agents an establishment of ``seats`` can employ: floor(seats / persons per agent +
+    a U(0,1) offset drawn at birth), unbiased and stable as seats change."""
+    return np.floor(seats / persons_per_agent + round_offset).astype(np.int64)
