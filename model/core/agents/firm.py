@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..clock import MINUTES_PER_HOUR, MONTHS_PER_QUARTER, MONTHS_PER_YEAR, STEPS_PER_YEAR
+from ..clock import MONTHS_PER_QUARTER, STEPS_PER_YEAR
 from ..data import load_known_entries
-from ..levers import effect_total
 from ..rules import choice
 from ..rules import firm as rules
 from ..table import RowAgent
@@ -76,48 +75,29 @@ class FirmAgent(RowAgent):
     @staticmethod
     def setup_months(model) -> np.ndarray:
         """Months from first contact to operation in every city (fast set-up levers shorten it)."""
-        return effect_total("setup", model.now.lever_intensity, model.n_cities,
-                            default_months=model.params.default_setup_months)
+        return rules.setup_months(model.params, model.now.lever_intensity)
 
     @staticmethod
     def city_margins(model, *, entrant: bool) -> np.ndarray:
-        """(segments x cities) expected profit margin of a seat; entrants also weigh one-off
-        grants and, outside turnkey parks, their own fit-out cost, spread over amortisation_years."""
-        p, now = model.params, model.now
-        rent_year = now.rent * p.office_m2_per_seat * MONTHS_PER_YEAR
-        national = now.is_demo_city * p.national_fund_per_demo_city / np.maximum(model.seats_by_city(), p.mean_new_firm_seats)
-        subsidy = national + effect_total("firm_cost", now.lever_intensity, model.n_cities,
-                                          rent_per_seat_year=rent_year, hires_per_seat_year=p.quit_rate * STEPS_PER_YEAR,
-                                          national_fund_per_seat=national)
-        if entrant:
-            fitout = np.where(FirmAgent.park_free(model) > p.mean_new_firm_seats, 0.0, p.fitout_cny_per_seat)
-            grant = effect_total("entrant_grant", now.lever_intensity, model.n_cities)
-            subsidy = subsidy + (grant - fitout) / p.amortisation_years
-        return rules.profit_margin(now.revenue, model.so_wage[None, :], model.world.pay_multiplier[:, None],
-                                   p.wage_cost_multiplier, rent_year[None, :], subsidy[None, :])
+        """(segments x cities) expected profit margin of a seat; an entrant's view includes one-off
+        grants and its own fit-out outside turnkey parks."""
+        now = model.now
+        return rules.seat_margins(model.params, now.revenue, model.so_wage, model.world.pay_multiplier, now.rent,
+                                  now.is_demo_city, model.seats_by_city(), now.lever_intensity,
+                                  FirmAgent.park_free(model) if entrant else None)
 
     @staticmethod
     def entry_utility(model, margins: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
         """(segments x hubs x cities) location utility of a new establishment of ``size`` seats,
         and the hub cities."""
-        p, ft, w = model.params, model.firms_table, model.world
+        ft, w, now = model.firms_table, model.world, model.now
         rows = ft.rows()
-        n_firms = np.bincount(ft.city[rows], minlength=model.n_cities)
         seats = model.seats_by_city(rows)
-        room = (model.market_capacity + model.park_seats - seats) >= p.entry_min_room_share * size
-        vacancies = np.maximum(seats - model.city_state["employment"], 0.0)
-        talent = (p.so_interest_share * model.now.graduates_now + model.city_state["seekers"]
-                  + p.experienced_entry_rate * w.population * STEPS_PER_YEAR)
-        fill = rules.expected_fill_rate(talent, vacancies, size)
-        hubs = np.flatnonzero(w.hub_weight > 0)
-        hub_hours = model.now.travel[hubs, :] / MINUTES_PER_HOUR  # hubs x cities
-        u = rules.firm_location_utility(
-            margins[:, None, :], n_firms[None, None, :], fill[None, None, :], hub_hours[None, :, :],
-            FirmAgent.setup_months(model)[None, None, :], room[None, None, :], w.urban_population[None, None, :],
-            beta_margin=p.beta_margin, beta_city_size=p.beta_city_size, beta_agglomeration=p.beta_agglomeration,
-            beta_talent=p.beta_talent, beta_hub=p.beta_hub, beta_setup=p.beta_setup,
-            min_fill_rate=p.min_entry_fill_rate)
-        return u, hubs
+        return rules.entry_utility(
+            model.params, margins, np.bincount(ft.city[rows], minlength=model.n_cities), seats,
+            model.market_capacity + model.park_seats - seats, model.city_state["employment"],
+            model.city_state["seekers"], now.graduates_now, w.population, w.urban_population, now.travel,
+            w.hub_weight, now.lever_intensity, size)
 
     @staticmethod
     def park_free(model) -> np.ndarray:
@@ -139,11 +119,8 @@ class FirmAgent(RowAgent):
         """Client hub city of ``n`` new establishments: an inland hub with the current inland
         client share, else a coastal hub, each by its hub weight."""
         w = model.world
-        inland = np.where(w.inland_hub, w.hub_weight, 0.0)
-        coast = np.where(~w.inland_hub, w.hub_weight, 0.0)
-        share = model.now.cy_share
-        weights = share * inland / inland.sum() + (1 - share) * coast / coast.sum()
-        return model.rng.choice(model.n_cities, size=n, p=weights / weights.sum())
+        return model.rng.choice(model.n_cities, size=n, p=rules.hub_probabilities(w.hub_weight, w.inland_hub,
+                                                                                   model.now.cy_share))
 
     @classmethod
     def open(cls, model, city, segment, hub, seats, *, operating: bool, parent=None) -> np.ndarray:

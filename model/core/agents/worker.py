@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..clock import STEPS_PER_YEAR
-from ..levers import effect_total
 from ..rules import choice
 from ..rules import worker as rules
 from ..table import RowAgent
@@ -90,14 +89,9 @@ class WorkerAgent(RowAgent):
     @staticmethod
     def expected_net_income(model) -> np.ndarray:
         """A job seeker's expected yearly income in each city, net of housing (CNY/year)."""
-        p, now = model.params, model.now
-        job_prob = rules.job_probability(model.job_rate, p.search_quarters)
-        income_add = effect_total("worker_income", now.lever_intensity, model.n_cities,
-                                  job_prob=job_prob, amortisation_years=p.amortisation_years)
-        young = np.maximum(model.city_state["young_workers"], 1.0)
-        covered = effect_total("housing", now.lever_intensity, model.n_cities, young_workers=young)
-        housing = rules.housing_cost(now.city_wage, p.housing_share_of_wage, covered, p.apartment_rent_discount)
-        return rules.net_income(model.so_wage, job_prob, income_add, housing, p.net_income_floor_share)
+        now = model.now
+        return rules.expected_net_income(model.params, model.so_wage, model.job_rate, now.city_wage,
+                                         model.city_state["young_workers"], now.lever_intensity)
 
     @classmethod
     def search_probabilities(cls, model) -> np.ndarray:

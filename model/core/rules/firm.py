@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..clock import MINUTES_PER_HOUR, MONTHS_PER_YEAR, STEPS_PER_YEAR
+from ..levers import effect_total
+
 
 def profit_margin(revenue_per_seat: np.ndarray, wage: np.ndarray, pay_multiplier: np.ndarray,
                   wage_cost_multiplier: float, rent_per_seat_year: np.ndarray,
@@ -86,3 +89,56 @@ def fixed_slots(seats: np.ndarray, persons_per_agent: float, round_offset: np.nd
     """Worker agents an establishment of ``seats`` can employ: floor(seats / persons per agent +
     a U(0,1) offset drawn at birth), unbiased and stable as seats change."""
     return np.floor(seats / persons_per_agent + round_offset).astype(np.int64)
+
+
+def seat_margins(p, revenue: np.ndarray, so_wage: np.ndarray, pay_multiplier: np.ndarray, rent: np.ndarray,
+                 is_demo_city: np.ndarray, seats_by_city: np.ndarray, lever_intensity: np.ndarray,
+                 park_free: np.ndarray | None = None) -> np.ndarray:
+    """(segments x cities) expected profit margin of a seat in every city: revenue against pay,
+    employer on-costs and rent, less national demonstration-city funds per seat and what the
+    firm-cost levers take off. With ``park_free`` (an entrant's view) also one-off grants and,
+    outside turnkey parks, the entrant's own fit-out cost, spread over amortisation_years."""
+    n = len(so_wage)
+    rent_year = rent * p.office_m2_per_seat * MONTHS_PER_YEAR
+    national = is_demo_city * p.national_fund_per_demo_city / np.maximum(seats_by_city, p.mean_new_firm_seats)
+    subsidy = national + effect_total("firm_cost", lever_intensity, n, rent_per_seat_year=rent_year,
+                                      hires_per_seat_year=p.quit_rate * STEPS_PER_YEAR, national_fund_per_seat=national)
+    if park_free is not None:
+        fitout = np.where(park_free > p.mean_new_firm_seats, 0.0, p.fitout_cny_per_seat)
+        subsidy = subsidy + (effect_total("entrant_grant", lever_intensity, n) - fitout) / p.amortisation_years
+    return profit_margin(revenue, so_wage[None, :], pay_multiplier[:, None], p.wage_cost_multiplier,
+                         rent_year[None, :], subsidy[None, :])
+
+
+def setup_months(p, lever_intensity: np.ndarray) -> np.ndarray:
+    """Months from first contact to operation in every city (fast set-up levers shorten it)."""
+    return effect_total("setup", lever_intensity, lever_intensity.shape[0], default_months=p.default_setup_months)
+
+
+def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray, free_space: np.ndarray,
+                  employment: np.ndarray, seekers: np.ndarray, graduates_now: np.ndarray, population: np.ndarray,
+                  urban_population: np.ndarray, travel: np.ndarray, hub_weight: np.ndarray,
+                  lever_intensity: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """(segments x hubs x cities) location utility of a new establishment of ``size`` seats, and
+    the hub cities. ``free_space``: market plus park seats minus seats taken, by city; talent is
+    the year's interested graduates, current seekers and experienced entrants."""
+    room = free_space >= p.entry_min_room_share * size
+    vacancies = np.maximum(seats - employment, 0.0)
+    talent = (p.so_interest_share * graduates_now + seekers + p.experienced_entry_rate * population * STEPS_PER_YEAR)
+    hubs = np.flatnonzero(hub_weight > 0)
+    u = firm_location_utility(
+        margins[:, None, :], n_firms[None, None, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
+        (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], setup_months(p, lever_intensity)[None, None, :],
+        room[None, None, :], urban_population[None, None, :],
+        beta_margin=p.beta_margin, beta_city_size=p.beta_city_size, beta_agglomeration=p.beta_agglomeration,
+        beta_talent=p.beta_talent, beta_hub=p.beta_hub, beta_setup=p.beta_setup, min_fill_rate=p.min_entry_fill_rate)
+    return u, hubs
+
+
+def hub_probabilities(hub_weight: np.ndarray, inland_hub: np.ndarray, inland_share: float) -> np.ndarray:
+    """Probability that a new establishment's clients sit in each city: an inland hub with
+    ``inland_share``, else a coastal hub, each by its hub weight."""
+    inland = np.where(inland_hub, hub_weight, 0.0)
+    coast = np.where(~inland_hub, hub_weight, 0.0)
+    w = inland_share * inland / inland.sum() + (1 - inland_share) * coast / coast.sum()
+    return w / w.sum()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..levers import effect_total
 from .choice import logit_probabilities, sample_choices
 
 
@@ -102,3 +103,17 @@ def leaving(age: np.ndarray, employed: np.ndarray, draw: np.ndarray, exit_age: f
 def prospects(job_rate: np.ndarray, gain: float) -> np.ndarray:
     """How much of a job-chance-dependent flow happens: min(1, gain x job-finding rate)."""
     return np.minimum(1.0, gain * job_rate)
+
+
+def expected_net_income(p, so_wage: np.ndarray, job_rate: np.ndarray, city_wage: np.ndarray,
+                        young_workers: np.ndarray, lever_intensity: np.ndarray) -> np.ndarray:
+    """A job seeker's expected yearly income in each city, net of housing (CNY/year): SO pay x the
+    chance of a job within search_quarters, plus what worker levers add, less housing (lower
+    where talent apartments house young SO workers)."""
+    n = len(so_wage)
+    job_prob = job_probability(job_rate, p.search_quarters)
+    income_add = effect_total("worker_income", lever_intensity, n, job_prob=job_prob,
+                              amortisation_years=p.amortisation_years)
+    covered = effect_total("housing", lever_intensity, n, young_workers=np.maximum(young_workers, 1.0))
+    housing = housing_cost(city_wage, p.housing_share_of_wage, covered, p.apartment_rent_discount)
+    return net_income(so_wage, job_prob, income_add, housing, p.net_income_floor_share)
