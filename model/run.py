@@ -7,9 +7,6 @@ tests share; ``write_run`` writes a run folder atomically (a crash leaves no hal
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,36 +135,16 @@ def outcome_metrics(city_year: pd.DataFrame, region_year: pd.DataFrame, params: 
 # ----------------------------------------------------------------------------------
 # run folders
 # ----------------------------------------------------------------------------------
-def check_writable(out: Path) -> None:
-    """Fail early (InputError) if ``out`` cannot be created or written."""
-    from .core.errors import InputError
-
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out: {out} exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / "run.json").exists():
-        # A finished run replaces an earlier run folder whole; never a folder of other files.
-        raise InputError(f"--out: {out} holds other files (no run.json); choose a new or empty folder")
-    # The run is written next to ``out`` and renamed into place, so the parent must be writable.
-    parent = out.resolve().parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    try:  # the only reliable test (root passes os.access everywhere): create and remove a folder
-        os.rmdir(tempfile.mkdtemp(prefix=".oabm-write-test.", dir=parent))
-    except OSError:
-        raise InputError(f"--out: {out} is not writable") from None
-
-
 def write_run(result: RunResult, out: str | Path, *, scenario: str | None = None, figures: bool = True,
               overrides: list[str] | tuple[str, ...] = (), command: str | None = None,
-              points: dict | None = None) -> Path:
-    """Write a run folder: city_year.csv, region_year.csv, quarterly.csv, run.json, figures.
+              points: dict | None = None, draw: Callable | None = None) -> Path:
+    """Write a run folder: city_year.csv, region_year.csv, quarterly.csv, run.json and (with
+    ``figures``) regional_shift.png and <focus city>.png, all at once (model/run_folder.py).
+    ``draw(result, folder, points)`` draws the figures (default: model.figures in this process)."""
+    from .core.world import load_world
+    from .run_folder import write_folder
 
-    Files are written into a temporary sibling folder that is renamed into place at the end,
-    so an interrupted run never leaves a half-written result."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def fill(tmp: Path) -> None:
         result.city_year.to_csv(tmp / "city_year.csv", index=False, float_format="%.6g")
         result.region_year.to_csv(tmp / "region_year.csv", index=False, float_format="%.6g")
         result.quarterly.to_csv(tmp / "quarterly.csv", index=False, float_format="%.6g")
@@ -176,13 +153,12 @@ def write_run(result: RunResult, out: str | Path, *, scenario: str | None = None
                       params=result.params)
         (tmp / "run.json").write_text(json.dumps(meta, indent=2, default=json_default), encoding="utf-8")
         if figures:
-            from .figures import run_figures
+            (draw or draw_figures)(result, tmp, points)
 
-            run_figures(result.city_year, result.region_year, tmp, result.params, points)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return write_folder(out, fill, set(load_world().names))
+
+
+def draw_figures(result: RunResult, folder: Path, points: dict | None = None) -> list[str]:
+    from .figures import run_figures
+
+    return run_figures(result.city_year, result.region_year, folder, result.params, points)

@@ -21,32 +21,55 @@ def default_run_folder(name: str, overrides: list[str]) -> Path:
     return results_dir() / f"{name}-set-{digest}"
 
 
+def _warm_up_figures() -> None:
+    import model.figures  # noqa: F401  (matplotlib's import is the slow part)
+
+
+def figure_process():
+    """A child process that imports matplotlib while the model runs and draws the figures
+    afterwards, alongside the writing of the tables (the simulation uses one core)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    pool.submit(_warm_up_figures)
+    return pool
+
+
 def cmd_run(args) -> int:
     from tqdm import tqdm
 
     from ..core.clock import n_steps
-    from ..run import check_writable, simulate, write_run
+    from ..core.world import load_world
+    from ..run import draw_figures, simulate, write_run
+    from ..run_folder import check_run_folder
     from ..summary import summary_table
 
     path, params = load_params(args)
     name = path.stem if path else "defaults"
     out = Path(args.out) if args.out else default_run_folder(name, args.overrides)
-    check_writable(out)
-    bar = tqdm(total=n_steps(params.start_year, params.end_year), unit="quarter", desc=f"{name} seed {args.seed}",
-               disable=args.quiet, file=sys.stderr)
+    check_run_folder(out, set(load_world().names))
+    pool = None if args.no_figures else figure_process()
+    try:
+        bar = tqdm(total=n_steps(params.start_year, params.end_year), unit="quarter",
+                   desc=f"{name} seed {args.seed}", disable=args.quiet, file=sys.stderr)
 
-    def progress(done: int, total: int) -> None:
-        bar.update(done - bar.n)
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
 
-    result = simulate(params, args.seed, progress)
-    bar.close()
-    points = None
-    if not args.no_figures:
-        from ..study.targets import load_targets, observed_points
+        result = simulate(params, args.seed, progress)
+        bar.close()
+        points = None
+        if pool is not None:
+            from ..study.targets import load_targets, observed_points
 
-        points = observed_points(load_targets(targets_file()), params.focus_city)
-    write_run(result, out, scenario=str(path) if path else None, figures=not args.no_figures,
-              overrides=args.overrides, command=command_line(), points=points)
+            points = observed_points(load_targets(targets_file()), params.focus_city)
+        write_run(result, out, scenario=str(path) if path else None, figures=pool is not None,
+                  overrides=args.overrides, command=command_line(), points=points,
+                  draw=lambda res, folder, pts: pool.submit(draw_figures, res, folder, pts).result())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if not args.quiet:
         print(summary_table(result.city_year, result.region_year, params))
         figures = "" if args.no_figures else f", regional_shift.png, {params.focus_city.lower()}.png"
