@@ -1,4 +1,4 @@
-"""Benchmark of the visual server (model/app.py) in headless Chromium, on loopback.
+"""Benchmark of the visual server (model/app/) in headless Chromium, on loopback.
 
 1. Step time: one browser session steps the default scenario (experiments/baseline.toml)
    quarter by quarter; each Step is timed from the click until the year label has moved and
@@ -35,7 +35,7 @@ from conftest import CHROMIUM_ARGS, find_chromium  # noqa: E402
 from model.files import replace_section  # noqa: E402
 from model.app.serve import free_port, start_background, wait_until_up  # noqa: E402
 
-FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-neijiang", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
+FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-focus", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
 SECTION = "## Visual server"
 
 #: Resolves when the year label differs from `before` and every figure's src differs from

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -35,33 +35,39 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def visual_server():
-    """`outsourcing-abm serve experiments/baseline.toml` on a free loopback port; yields its URL."""
-    from model.app.serve import free_port, wait_until_up
+@contextlib.contextmanager
+def running_server(scenario: str | Path, *extra: str, log_name: str = "server.log", host: str = "127.0.0.1"):
+    """`outsourcing-abm serve SCENARIO --port <free> *extra` from the repository root; yields
+    (url, process). Stopped with SIGTERM (then SIGKILL) afterwards."""
+    from model.app.serve import free_port, start_background, wait_until_up
 
     BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log_path = BROWSER_ARTIFACTS / "server.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "model", "serve", "experiments/baseline.toml", "--host", "127.0.0.1",
-         "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, proc, timeout=90)
-    except RuntimeError as e:
-        proc.kill()
-        log.close()
-        pytest.fail(f"{e}\n--- server log ---\n{log_path.read_text()}")
-    yield url
-    proc.send_signal(signal.SIGTERM)  # the CLI forwards it to the Solara child
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    log_path = BROWSER_ARTIFACTS / log_name
+    with open(log_path, "w") as log:
+        proc = start_background(str(scenario), host, port, log=log, cwd=ROOT, extra=extra)
+        url = f"http://{host}:{port}/"
+        try:
+            try:
+                wait_until_up(url, proc, timeout=90)
+            except RuntimeError as e:
+                pytest.fail(f"{e}\n--- server log ---\n{log_path.read_text()}")
+            yield url, proc
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="session")
+def visual_server():
+    """`outsourcing-abm serve experiments/baseline.toml` on a free loopback port; yields its URL."""
+    with running_server("experiments/baseline.toml") as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

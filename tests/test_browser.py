@@ -10,19 +10,20 @@ Screenshots go to results/browser/ (printed); with OABM_UPDATE_SCREENSHOT=1 the 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pytest
 
-from conftest import BROWSER_ARTIFACTS, ROOT
+from conftest import BROWSER_ARTIFACTS, ROOT, running_server
 
 pytestmark = pytest.mark.browser
 
 VIEWPORT = {"width": 1600, "height": 1150}
-NUMBERS = ("oabm-nj-firms", "oabm-nj-employment", "oabm-nj-spend", "oabm-nj-tax", "oabm-nj-wage-ratio")
-FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-neijiang", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
+NUMBERS = ("oabm-focus-firms", "oabm-focus-employment", "oabm-focus-spend", "oabm-focus-tax", "oabm-focus-wage-ratio")
+FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-focus", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
 LOCAL_HOSTS = {"127.0.0.1"}
 
 
@@ -79,8 +80,9 @@ class Session:
         self.wait_year("start of 2005")
 
     def slider(self, label: str, key: str, presses: int = 1) -> None:
-        """Move a Vuetify slider (found by its label) with the keyboard: Home, End, ArrowRight..."""
-        thumb = self.page.locator(".v-input", has=self.page.locator("label", has_text=label)) \
+        """Move a Vuetify slider (found by its whole label) with the keyboard: Home, End, ArrowRight..."""
+        exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
+        thumb = self.page.locator(".v-input", has=self.page.locator("label", has_text=exact)) \
             .locator(".v-slider__thumb-container").first
         thumb.focus()
         for _ in range(presses):
@@ -142,6 +144,9 @@ def test_page_renders_map_and_charts_offline(session):
     for t in FIGURES:
         box = s.figure(t).bounding_box()
         assert box and box["width"] > 300 and box["height"] > 150, (t, box)
+    # the focus city and its reference cities are the scenario's (Neijiang; Chengdu, Chongqing)
+    assert s.text("oabm-focus-heading") == "Neijiang, latest"
+    assert "SO wage / mean of Chengdu, Chongqing:" in s.page.inner_text("body")
     assert "Neijiang levers in effect" in s.text("oabm-levers")
     assert "rent_relief 0.7 (2019-2030)" in s.text("oabm-levers")  # from experiments/baseline.toml
     s.screenshot("01_start.png")
@@ -191,7 +196,7 @@ def test_lever_slider_and_reset_change_parameters_and_numbers(session):
 
     # Set Neijiang's talent apartments here: on, 20,000 units (slider max), from 2005.
     s.page.locator("label", has_text="Set talent apartments here").click()
-    s.slider("Talent apartments, units", "End")
+    s.slider("Talent apartments", "End")
     s.slider("Talent apartments from", "Home")
     s.reset()
     assert "talent_apartments 20000 (2005-2030)" in s.text("oabm-levers")
@@ -199,7 +204,7 @@ def test_lever_slider_and_reset_change_parameters_and_numbers(session):
         s.step()
     after = s.numbers()
     assert after != before, (before, after)
-    spend = lambda d: float(d["oabm-nj-spend"].replace(",", ""))  # noqa: E731
+    spend = lambda d: float(d["oabm-focus-spend"].replace(",", ""))  # noqa: E731
     # 20,000 units x 12,000 CNY/unit/year x 1 year of apartments, on top of the baseline's spending
     assert spend(after) - spend(before) == pytest.approx(20000 * 12000, rel=0.01), (before, after)
     s.screenshot("02_lever_set.png")
@@ -260,3 +265,27 @@ def test_five_sessions_stepping_at_once(chromium, visual_server):
     finally:
         for s in sessions:
             s.context.close()
+
+
+@pytest.fixture(scope="module")
+def zigong_server(tmp_path_factory):
+    """The server started with a scenario whose focus city is Zigong (the baseline otherwise)."""
+    scenario = tmp_path_factory.mktemp("zigong") / "zigong.toml"
+    scenario.write_text(f'inherits = "{(ROOT / "experiments" / "baseline.toml").as_posix()}"\n'
+                        'focus_city = "Zigong"\n')
+    with running_server(scenario, log_name="server_zigong.log") as (url, _):
+        yield url
+
+
+def test_focus_city_comes_from_the_scenario(chromium, zigong_server):
+    s = open_session(chromium, zigong_server)
+    try:
+        assert s.text("oabm-focus-heading") == "Zigong, latest"
+        assert s.text("oabm-levers") == "Zigong levers in effect: none"  # the sliders set Zigong's levers
+        assert "zigong.toml" in s.text("oabm-scenario")
+        assert s.step() == "2005 Q1"
+        assert s.text("oabm-focus-employment") != ""
+        s.screenshot("04_zigong.png")
+        s.check_clean()
+    finally:
+        s.context.close()

@@ -1,8 +1,9 @@
-"""``outsourcing-abm serve``: run the visual model server (Mesa SolaraViz, ``model/app.py``).
+"""``outsourcing-abm serve``: run the visual model server (Mesa SolaraViz, ``model/app/page.py``).
 
-``serve(scenario_path, host, port)`` starts ``solara run model.app`` in production mode in a
-child process on the given host and port and blocks until it ends (Ctrl-C stops it). The
-start scenario reaches the page through the ``OABM_SCENARIO`` environment variable.
+``serve(scenario_path, host, port, experiments=..., targets=...)`` starts ``solara run
+model.app.page`` in production mode in a child process on the given host and port and blocks
+until it ends (Ctrl-C stops it). The start scenario, the scenario folder and the targets file
+reach the page through environment variables (``model/app/controls.py``).
 
 The server needs no internet: ``solara-assets`` ships Solara's front end (scripts, styles,
 fonts), and the child runs with Solara's telemetry and version check switched off.
@@ -20,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from ..core.errors import InputError
+from .controls import EXPERIMENTS_ENV, SCENARIO_ENV, TARGETS_ENV
 
 #: Environment of the Solara child that keeps it offline and quiet.
 OFFLINE_ENV = {
@@ -36,19 +38,20 @@ def server_command(host: str, port: int) -> list[str]:
             "--no-open", "--no-check-version", "--log-level-uvicorn", "warning"]
 
 
-def server_env(scenario_path: str | os.PathLike | None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the child: offline settings, the scenario, and this source tree on PYTHONPATH."""
+def server_env(scenario_path: str | os.PathLike | None, *, experiments: str | os.PathLike | None = None,
+               targets: str | os.PathLike | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the child: offline settings, the start scenario, the folder the scenario
+    menu lists and the targets file of the observed bands."""
     env = dict(os.environ if base is None else base)
     env.update(OFFLINE_ENV)
-    if scenario_path is not None:
-        p = Path(scenario_path)
-        if not p.is_file():
-            raise InputError(f"scenario: file not found: {p}")
-        env["OABM_SCENARIO"] = str(p.resolve())
-    else:
-        env.pop("OABM_SCENARIO", None)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    for name, value in ((SCENARIO_ENV, scenario_path), (EXPERIMENTS_ENV, experiments), (TARGETS_ENV, targets)):
+        if value is None:
+            env.pop(name, None)
+            continue
+        p = Path(value)
+        if not p.exists():
+            raise InputError(f"{'scenario' if name == SCENARIO_ENV else name}: not found: {p}")
+        env[name] = str(p.resolve())
     return env
 
 
@@ -59,11 +62,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def start_background(scenario_path: str | None, host: str, port: int, *, log=None) -> subprocess.Popen:
-    """Start the server child without waiting for it (for tests and benchmarks); stop it with
-    ``proc.terminate()``. Output goes to ``log`` (a file object) when given."""
-    return subprocess.Popen(server_command(host, port), env=server_env(scenario_path),
-                            stdout=log, stderr=subprocess.STDOUT if log is not None else None)
+def start_background(scenario: str | None, host: str, port: int, *, log=None, cwd=None,
+                     extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """Start ``outsourcing-abm serve`` without waiting for it (for tests and benchmarks); stop it
+    with ``proc.terminate()``. Output goes to ``log`` (a file object) when given."""
+    argv = [sys.executable, "-m", "model", "serve", *([scenario] if scenario else []),
+            "--host", host, "--port", str(port), *extra]
+    return subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT if log is not None else None)
 
 
 def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> float:
@@ -85,13 +90,14 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
         time.sleep(0.2)
 
 
-def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765) -> int:
+def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765, *,
+          experiments: str | os.PathLike | None = None, targets: str | os.PathLike | None = None) -> int:
     """Run the visual server on ``host:port`` until it stops; return its exit code.
 
     Raises InputError for a missing scenario file or a bad port."""
     if not isinstance(port, int) or not 0 < port < 65536:
         raise InputError(f"--port: {port!r} is out of range (allowed 1 to 65535)")
-    env = server_env(scenario_path)
+    env = server_env(scenario_path, experiments=experiments, targets=targets)
     print(f"outsourcing-abm: visual server at http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr)
     proc = subprocess.Popen(server_command(host, port), env=env)
 

@@ -131,12 +131,14 @@ def cmd_serve(args) -> int:
 
     from ..app.serve import serve
     from ..study.scenarios import load_scenario
+    from ..study.targets import load_targets
 
     path = resolve_scenario(args.scenario)
     if not 1 <= args.port <= 65535:
         raise InputError(f"--port: {args.port} is out of range (allowed 1 to 65535)")
     if path:
         load_scenario(path)  # a bad scenario fails here, in one line, not inside the server
+    load_targets(targets_file())  # the observed bands the charts draw
     with socket.socket() as probe:
         try:
             probe.bind((args.host, args.port))
