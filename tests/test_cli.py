@@ -121,19 +121,6 @@ def test_rerun_replaces_an_earlier_run_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temporary folder left behind
 
 
-def test_serve_checks_scenario_and_port_before_starting(tmp_path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text("modelled_share = 7\n")
-    assert_one_line_error(cli("serve", str(bad), "--port", "8999"), "modelled_share")
-    import socket
-
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        assert_one_line_error(cli("serve", "baseline", "--port", str(port)), "--port", "cannot listen")
-
-
 @pytest.mark.parametrize("cmd", ["validate", "forecast"])
 def test_negative_root_seed_is_one_line_error(cmd):
     assert_one_line_error(cli(cmd, "--root-seed", "-1"), "--root-seed")

@@ -1,7 +1,7 @@
 """The page's sidebar: scenario menu, lever controls, and the model they build (``AppModel``).
 
 What the server was started with reaches the page through environment variables that
-``outsourcing-abm serve`` sets (``model/app/serve.py``):
+``outsourcing-abm serve`` sets (``model/app/serve.py``; names in ``config.py``):
 
 * ``OABM_SCENARIO``: the start scenario file (its focus city is the page's default city);
 * ``OABM_EXPERIMENTS_DIR``: the folder whose ``*.toml`` files the scenario menu lists
@@ -28,13 +28,7 @@ from ..core.model import SOModel
 from ..core.params import Params, params_from_dict
 from ..study.scenarios import read_scenario_dict
 from ..study.targets import load_targets, observed_points
-
-#: Environment variable naming the scenario file the page starts with.
-SCENARIO_ENV = "OABM_SCENARIO"
-#: Directory whose ``*.toml`` files the scenario menu lists.
-EXPERIMENTS_ENV = "OABM_EXPERIMENTS_DIR"
-#: Targets file with the observed bands drawn on the charts.
-TARGETS_ENV = "OABM_TARGETS"
+from .config import EXPERIMENTS_ENV, SCENARIO_ENV, TARGETS_ENV  # noqa: F401 - re-exported for tests
 
 NO_SCENARIO = "(parameter defaults)"
 #: Start year a lever set on the page gets when the scenario has no spell of it.

@@ -1,18 +1,19 @@
 """``outsourcing-abm serve``: run the visual model server (Mesa SolaraViz, ``model/app/page.py``).
 
-``serve(scenario_path, host, port, experiments=..., targets=...)`` starts ``solara run
-model.app.page`` in production mode in a child process on the given host and port and blocks
-until it ends (Ctrl-C stops it). The start scenario, the scenario folder and the targets file
-reach the page through environment variables (``model/app/controls.py``).
+``serve(scenario_path, host, port, experiments=..., targets=...)`` runs Solara's server
+(``solara run model.app.page --production``) in this process, on the given host and port, and
+blocks until it stops (Ctrl-C or SIGTERM: a graceful shutdown). There is no child process, so
+nothing can outlive the command: a SIGKILL of ``outsourcing-abm serve`` takes the server and its
+port with it. The start scenario, the scenario folder and the targets file reach the page through
+environment variables (names in ``config.py``), set before Solara and the page are imported.
 
 The server needs no internet: ``solara-assets`` ships Solara's front end (scripts, styles,
-fonts), and the child runs with Solara's telemetry and version check switched off.
+fonts), and Solara's telemetry and version check are switched off.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,27 +22,29 @@ import urllib.request
 from pathlib import Path
 
 from ..core.errors import InputError
-from .controls import EXPERIMENTS_ENV, SCENARIO_ENV, TARGETS_ENV
+from .config import EXPERIMENTS_ENV, SCENARIO_ENV, TARGETS_ENV
 
-#: Environment of the Solara child that keeps it offline and quiet.
+#: Solara settings (read from the environment when solara is first imported) that keep the
+#: server offline and quiet.
 OFFLINE_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage events to api.mixpanel.com
     "SOLARA_ASSETS_PROXY": "True",  # serve front-end files from solara-assets' local copy
     "MPLBACKEND": "Agg",
 }
+#: The Solara app the server runs.
+APP = "model.app.page"
 
 
-def server_command(host: str, port: int) -> list[str]:
-    """The command line of the Solara server child."""
-    return [sys.executable, "-m", "solara", "run", "model.app.page",
-            "--host", host, "--port", str(port), "--production",
-            "--no-open", "--no-check-version", "--log-level-uvicorn", "warning"]
+def solara_args(host: str, port: int) -> list[str]:
+    """Arguments of ``solara run`` for the page."""
+    return [APP, "--host", host, "--port", str(port), "--production", "--no-open", "--no-check-version",
+            "--log-level-uvicorn", "warning"]
 
 
 def server_env(scenario_path: str | os.PathLike | None, *, experiments: str | os.PathLike | None = None,
                targets: str | os.PathLike | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for the child: offline settings, the start scenario, the folder the scenario
-    menu lists and the targets file of the observed bands."""
+    """The environment the server runs with: offline settings, the start scenario, the folder the
+    scenario menu lists and the targets file of the observed bands."""
     env = dict(os.environ if base is None else base)
     env.update(OFFLINE_ENV)
     for name, value in ((SCENARIO_ENV, scenario_path), (EXPERIMENTS_ENV, experiments), (TARGETS_ENV, targets)):
@@ -55,6 +58,25 @@ def server_env(scenario_path: str | os.PathLike | None, *, experiments: str | os
     return env
 
 
+def check_listen(host: str, port: int) -> None:
+    """InputError (one line) unless this process could listen on ``host:port`` now. The probe
+    binds with SO_REUSEADDR as uvicorn does, so a port left in TIME_WAIT by a server that just
+    stopped counts as free, and one another process listens on does not."""
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise InputError(f"--port: {port!r} is out of range (allowed 1 to 65535)")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as e:
+        raise InputError(f"--host: cannot listen on {host!r} ({e.strerror})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(addr)
+        except OSError as e:
+            raise InputError(f"--port: cannot listen on {host}:{port} ({e.strerror})") from None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on ``host`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -63,17 +85,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_background(scenario: str | None, host: str, port: int, *, log=None, cwd=None,
-                     extra: tuple[str, ...] = ()) -> subprocess.Popen:
+                     extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start ``outsourcing-abm serve`` without waiting for it (for tests and benchmarks); stop it
     with ``proc.terminate()``. Output goes to ``log`` (a file object) when given."""
     argv = [sys.executable, "-m", "model", "serve", *([scenario] if scenario else []),
             "--host", host, "--port", str(port), *extra]
-    return subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT if log is not None else None)
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT if log is not None else None)
 
 
 def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> float:
     """Poll ``url`` until it answers 200; return the seconds it took. Raises RuntimeError if
-    the child exits or the time runs out."""
+    the process exits or the time runs out."""
     t0 = time.monotonic()
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never a proxy
     while True:
@@ -92,31 +114,30 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
 
 def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765, *,
           experiments: str | os.PathLike | None = None, targets: str | os.PathLike | None = None) -> int:
-    """Run the visual server on ``host:port`` until it stops; return its exit code.
+    """Run the visual server on ``host:port`` in this process until it stops; return 0.
 
-    Raises InputError for a missing scenario file or a bad port."""
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise InputError(f"--port: {port!r} is out of range (allowed 1 to 65535)")
+    Raises InputError for a missing scenario file, a bad host or a port it cannot listen on. Must
+    run before anything in this process has imported solara (it reads its settings from the
+    environment then)."""
+    check_listen(host, port)
     env = server_env(scenario_path, experiments=experiments, targets=targets)
+    if "solara" in sys.modules:
+        raise RuntimeError("serve() must run before solara is imported (it configures solara's settings)")
+    for name in (SCENARIO_ENV, EXPERIMENTS_ENV, TARGETS_ENV):
+        os.environ.pop(name, None)
+    os.environ.update(env)
     print(f"outsourcing-abm: visual server at http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr)
-    proc = subprocess.Popen(server_command(host, port), env=env)
 
-    def forward_term(signum, frame):  # stop the child with us (e.g. `kill <pid>` of the CLI)
-        proc.terminate()
+    import warnings
 
-    previous = signal.signal(signal.SIGTERM, forward_term)
+    import click
+    from solara.__main__ import run
+
+    # Solara warns on every page load from a host other than "localhost" that its session cookie
+    # falls back to SameSite=Lax over plain http: that is what a local server wants.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        run.main(args=solara_args(host, port), prog_name="solara run", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Ctrl-C, after uvicorn's graceful shutdown
+        pass
+    return 0

@@ -127,23 +127,14 @@ def cmd_params(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import socket
-
     from ..app.serve import serve
     from ..study.scenarios import load_scenario
     from ..study.targets import load_targets
 
     path = resolve_scenario(args.scenario)
-    if not 1 <= args.port <= 65535:
-        raise InputError(f"--port: {args.port} is out of range (allowed 1 to 65535)")
     if path:
         load_scenario(path)  # a bad scenario fails here, in one line, not inside the server
     load_targets(targets_file())  # the observed bands the charts draw
-    with socket.socket() as probe:
-        try:
-            probe.bind((args.host, args.port))
-        except OSError as e:
-            raise InputError(f"--port: cannot listen on {args.host}:{args.port} ({e.strerror})") from None
     return serve(str(path) if path else None, args.host, args.port, experiments=experiments_dir(),
                  targets=targets_file())
 
