@@ -109,3 +109,28 @@ def test_docs_parameter_table_is_current():
         assert main(["params", "--markdown"]) == 0
     doc = (Path(__file__).resolve().parent.parent / "docs" / "data.md").read_text(encoding="utf-8")
     assert buf.getvalue().strip() in doc, "regenerate: outsourcing-abm params --markdown into docs/data.md"
+
+
+def test_huge_and_long_values_are_out_of_range_in_one_short_line():
+    with pytest.raises(InputError) as e:
+        params_from_dict({"end_year": 10**400})
+    assert "out of range" in str(e.value) and len(str(e.value)) < 200
+    with pytest.raises(InputError) as e:
+        params_from_dict({"modelled_share": "x" * 200_000})
+    assert "expected a number" in str(e.value) and len(str(e.value)) < 200
+    with pytest.raises(InputError, match="2000 to 2040"):
+        params_from_dict({"levers": {"Neijiang": {"rent_relief": {"start": 10**400, "end": 2030, "intensity": 0.5}}}})
+
+
+def test_overlapping_spells_are_refused_except_parks_which_add_up_with_a_warning():
+    from model.core.errors import InputWarning
+
+    spell = lambda a, b, x: {"start": a, "end": b, "intensity": x}
+    with pytest.raises(InputError, match="overlap"):
+        params_from_dict({"levers": {"Neijiang": {"rent_relief": [spell(2019, 2030, 0.7), spell(2025, 2028, 0.5)]}}})
+    with pytest.raises(InputError, match="overlap"):  # a duplicate is an overlap too
+        params_from_dict({"levers": {"Neijiang": {"rent_relief": [spell(2019, 2030, 0.7), spell(2019, 2030, 0.7)]}}})
+    with pytest.warns(InputWarning, match="add up"):
+        p = params_from_dict({"levers": {"Neijiang": {"park_capacity": [spell(2019, 2022, 100), spell(2021, 2024, 50)]}}})
+    assert len(p.spells("Neijiang", "park_capacity")) == 2
+    params_from_dict({"levers": {"Neijiang": {"rent_relief": [spell(2019, 2020, 0.7), spell(2021, 2028, 0.5)]}}})

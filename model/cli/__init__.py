@@ -27,7 +27,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(f"outsourcing-abm: warning: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    from ..core.errors import InputWarning
+
+    warnings.showwarning = _one_line_warning
+    warnings.simplefilter("always", InputWarning)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

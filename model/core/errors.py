@@ -3,3 +3,7 @@
 
 class InputError(ValueError):
     """Bad input (parameter, scenario, design, path). The message names the field and the allowed range."""
+
+
+class InputWarning(UserWarning):
+    """Input that is accepted but may not mean what the user intends; the message says what will happen."""

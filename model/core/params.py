@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .data import anchor_focus_city, anchor_reference_cities, load_cities
-from .errors import InputError
+import warnings
+
+from .errors import InputError, InputWarning
 from .levers import LEVERS, Spell
 
 @dataclass(frozen=True)
@@ -352,7 +354,7 @@ NUMERIC_FIELDS: tuple[str, ...] = tuple(k for k, t in FIELD_TYPES.items() if t i
 
 def _city_name(name: str, value: Any, cities: set[str] | None) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{name}: expected a city name, got {value!r}")
+        raise InputError(f"{name}: expected a city name, got {shown(value)}")
     value = value.strip()
     if cities is not None and value not in cities:
         raise InputError(f"{name}: unknown city {value[:60]!r} (allowed: {', '.join(sorted(cities))})")
@@ -374,6 +376,12 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages (a 200 kB value is not echoed)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _coerce(name: str, value: Any, cities: set[str] | None = None) -> Any:
     """Value of a field with its declared type, or an InputError."""
     kind = FIELD_TYPES[name]
@@ -381,25 +389,27 @@ def _coerce(name: str, value: Any, cities: set[str] | None = None) -> Any:
         return _city_name(name, value, cities)
     if kind is tuple:
         return _city_list(name, value, cities)
+    what = "whole number" if kind is int else "number"
+    lo, hi = RANGES[name]
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise InputError(f"{name}: expected a {'whole number' if kind is int else 'number'}, got {value!r}")
+        raise InputError(f"{name}: expected a {what}, got {shown(value)}")
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            raise InputError(
-                f"{name}: expected a {'whole number' if kind is int else 'number'}, got {value!r}") from None
+            raise InputError(f"{name}: expected a {what}, got {shown(value)}") from None
+    if isinstance(value, int):  # exact, however large (a huge integer is out of range, not "not a number")
+        if not lo <= value <= hi:
+            raise InputError(f"{name}: {shown(value)} is out of range (allowed {_fmt(lo)} to {_fmt(hi)})")
+        return value if kind is int else float(value)
     if not math.isfinite(value):
-        raise InputError(f"{name}: expected a finite number, got {value!r}")
+        raise InputError(f"{name}: expected a finite number, got {shown(value)}")
     if kind is int:
-        if float(value) != int(value):
-            raise InputError(f"{name}: expected a whole number, got {value!r}")
+        if value != int(value):
+            raise InputError(f"{name}: expected a whole number, got {shown(value)}")
         value = int(value)
-    else:
-        value = float(value)
-    lo, hi = RANGES[name]
     if not lo <= value <= hi:
-        raise InputError(f"{name}: {value!r} is out of range (allowed {_fmt(lo)} to {_fmt(hi)})")
+        raise InputError(f"{name}: {shown(value)} is out of range (allowed {_fmt(lo)} to {_fmt(hi)})")
     return value
 
 
@@ -421,13 +431,13 @@ def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Spell:
     for k in ("start", "end"):
         v = spec[k]
         if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {v!r}")
+            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {shown(v)}")
         try:
             fv = float(v)
-        except ValueError:
-            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {v!r}") from None
+        except (ValueError, OverflowError):
+            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {shown(v)}") from None
         if not math.isfinite(fv) or fv != int(fv) or not 2000 <= fv <= 2040:
-            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {v!r}")
+            raise InputError(f"{where}.{k}: expected a year (whole number 2000 to 2040), got {shown(v)}")
         years[k] = int(fv)
     if years["end"] < years["start"]:
         raise InputError(f"{where}.end: {years['end']} is before start {years['start']} (allowed: end >= start)")
@@ -437,10 +447,10 @@ def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Spell:
         if isinstance(v, bool):
             raise ValueError
         iv = float(v)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}.intensity: expected a number ({unit}), got {v!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{where}.intensity: expected a number ({unit}), got {shown(v)}") from None
     if not math.isfinite(iv) or not lo <= iv <= hi:
-        raise InputError(f"{where}.intensity: {v!r} is out of range (allowed {_fmt(lo)} to {_fmt(hi)}: {unit})")
+        raise InputError(f"{where}.intensity: {shown(v)} is out of range (allowed {_fmt(lo)} to {_fmt(hi)}: {unit})")
     return Spell(city, name, years["start"], years["end"], iv)
 
 
@@ -484,8 +494,29 @@ def params_from_dict(raw: dict[str, Any], *, cities: set[str] | None = None) -> 
             values[key] = _coerce(key, value, cities)
         else:
             raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
+    _check_overlaps(levers)
     p = Params(**values, levers=tuple(levers[k] for k in sorted(levers)))
     return _validated(p, cities)
+
+
+def _check_overlaps(levers: dict[tuple[str, str, int], Spell]) -> None:
+    """Spells of one lever in one city may not overlap in time, except build-out levers (parks),
+    whose overlapping spells add up (a warning says so)."""
+    by_lever: dict[tuple[str, str], list[tuple[int, Spell]]] = {}
+    for (city, name, i), spell in sorted(levers.items()):
+        by_lever.setdefault((city, name), []).append((i, spell))
+    for (city, name), spells in by_lever.items():
+        for (i, a), (j, b) in ((x, y) for n, x in enumerate(spells) for y in spells[n + 1:]):
+            first, last = max(a.start, b.start), min(a.end, b.end)
+            if first > last:
+                continue
+            where = f"levers.{city}.{name}"
+            if LEVERS[name].effect == "park":
+                warnings.warn(f"{where}: spells {i} and {j} overlap in {first}-{last}; their seats add up",
+                              InputWarning, stacklevel=3)
+            else:
+                raise InputError(f"{where}: spells {i} ({a.start}-{a.end}) and {j} ({b.start}-{b.end}) overlap "
+                                 "(allowed: one spell in force at a time; only park spells may overlap and add up)")
 
 
 def field_docs() -> dict[str, str]:
