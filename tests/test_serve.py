@@ -79,3 +79,86 @@ def test_sigkill_of_serve_leaves_nothing_on_its_port():
                     p.kill()
                 except psutil.NoSuchProcess:
                     pass
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 13 item 8: only the served address's Hosts and Origins
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server():
+    """A server on a free loopback port; yields its port."""
+    from conftest import running_server
+
+    with running_server("experiments/baseline.toml", log_name="server_guard.log") as (url, _):
+        yield int(url.rsplit(":", 1)[1].strip("/"))
+
+
+def http_get(port: int, host_header: str, origin: str | None = None, path: str = "/"):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest("GET", path, skip_host=True)
+        conn.putheader("Host", host_header)
+        if origin is not None:
+            conn.putheader("Origin", origin)
+        conn.endheaders()
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def websocket_status(port: int, host_header: str, origin: str | None) -> int:
+    """Status code of a websocket handshake to Solara's kernel channel, sent by hand."""
+    import base64
+    import uuid
+
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET /jupyter/api/kernels/{uuid.uuid4()}/channels?session_id={uuid.uuid4()} HTTP/1.1",
+             f"Host: {host_header}", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    if origin is not None:
+        lines.append(f"Origin: {origin}")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        reply = b""
+        while b"\r\n" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    return int(reply.split(b" ", 2)[1])
+
+
+def test_foreign_host_is_refused(server):
+    status, _, body = http_get(server, "evil.example")
+    assert status == 403, (status, body[:200])
+    assert http_get(server, f"evil.example:{server}")[0] == 403
+    assert http_get(server, "127.0.0.1:1")[0] == 403  # another port is another origin
+    for own in (f"127.0.0.1:{server}", f"localhost:{server}", f"[::1]:{server}"):
+        assert http_get(server, own)[0] == 200, own
+    # a foreign Origin on an ordinary request (a cross-site fetch or form) is refused too
+    assert http_get(server, f"127.0.0.1:{server}", origin="http://evil.example")[0] == 403
+    assert http_get(server, f"127.0.0.1:{server}", origin=f"http://localhost:{server}")[0] == 200
+
+
+def test_foreign_websocket_origin_is_refused(server):
+    own = f"127.0.0.1:{server}"
+    assert websocket_status(server, own, "http://evil.example") != 101
+    assert websocket_status(server, own, "null") != 101
+    assert websocket_status(server, "evil.example", f"http://{own}") != 101
+    assert websocket_status(server, own, f"http://{own}") == 101  # the page's own origin still connects
+
+
+def test_served_hosts():
+    from model.app.guard import served_hosts
+
+    assert served_hosts("127.0.0.1", 8765) == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
+    assert served_hosts("::1", 9000) == {"127.0.0.1:9000", "localhost:9000", "[::1]:9000"}
+    assert served_hosts("192.0.2.7", 8765) == {"192.0.2.7:8765"}
+    assert "demo.lan:8765" in served_hosts("192.0.2.7", 8765, ("Demo.LAN",))
+    wild = served_hosts("0.0.0.0", 8765)
+    assert {"127.0.0.1:8765", f"{socket.gethostname().lower()}:8765"} <= wild
+    assert "0.0.0.0:8765" not in wild
+    assert "127.0.0.1" in served_hosts("127.0.0.1", 80)

@@ -7,6 +7,10 @@ nothing can outlive the command: a SIGKILL of ``outsourcing-abm serve`` takes th
 port with it. The start scenario, the scenario folder and the targets file reach the page through
 environment variables (names in ``config.py``), set before Solara and the page are imported.
 
+It answers only requests addressed to it (``guard.py``): the ``Host`` must be the served address
+(the loopback names by default, ``--host`` and ``--allow-host`` otherwise) and a browser's
+``Origin`` must be ``http://`` one of them, which shuts out DNS rebinding and cross-site websockets.
+
 The server needs no internet: ``solara-assets`` ships Solara's front end (scripts, styles,
 fonts), and Solara's telemetry and version check are switched off.
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from .config import EXPERIMENTS_ENV, SCENARIO_ENV, TARGETS_ENV
+from .guard import HostOriginGuard, served_hosts
 
 #: Solara settings (read from the environment when solara is first imported) that keep the
 #: server offline and quiet.
@@ -47,6 +52,7 @@ def server_env(scenario_path: str | os.PathLike | None, *, experiments: str | os
     scenario menu lists and the targets file of the observed bands."""
     env = dict(os.environ if base is None else base)
     env.update(OFFLINE_ENV)
+    env["SOLARA_APP"] = APP  # what `solara run APP` sets; read when solara's server is first imported
     for name, value in ((SCENARIO_ENV, scenario_path), (EXPERIMENTS_ENV, experiments), (TARGETS_ENV, targets)):
         if value is None:
             env.pop(name, None)
@@ -113,13 +119,17 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
 
 
 def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765, *,
-          experiments: str | os.PathLike | None = None, targets: str | os.PathLike | None = None) -> int:
-    """Run the visual server on ``host:port`` in this process until it stops; return 0.
+          experiments: str | os.PathLike | None = None, targets: str | os.PathLike | None = None,
+          allow_hosts: tuple[str, ...] = ()) -> int:
+    """Run the visual server on ``host:port`` in this process until it stops; return 0. It
+    answers only the Hosts and Origins of ``served_hosts(host, port, allow_hosts)``.
 
     Raises InputError for a missing scenario file, a bad host or a port it cannot listen on. Must
     run before anything in this process has imported solara (it reads its settings from the
     environment then)."""
+    host = host.strip("[]")
     check_listen(host, port)
+    allowed = served_hosts(host, port, tuple(allow_hosts))
     env = server_env(scenario_path, experiments=experiments, targets=targets)
     if "solara" in sys.modules:
         raise RuntimeError("serve() must run before solara is imported (it configures solara's settings)")
@@ -131,7 +141,10 @@ def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765, 
     import warnings
 
     import click
+    import solara.server.starlette
     from solara.__main__ import run
+
+    solara.server.starlette.app.add_middleware(HostOriginGuard, allowed=allowed)
 
     # Solara warns on every page load from a host other than "localhost" that its session cookie
     # falls back to SameSite=Lax over plain http: that is what a local server wants.

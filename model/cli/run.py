@@ -136,7 +136,7 @@ def cmd_serve(args) -> int:
         load_scenario(path)  # a bad scenario fails here, in one line, not inside the server
     load_targets(targets_file())  # the observed bands the charts draw
     return serve(str(path) if path else None, args.host, args.port, experiments=experiments_dir(),
-                 targets=targets_file())
+                 targets=targets_file(), allow_hosts=tuple(args.allow_hosts))
 
 
 def register(sub) -> None:
@@ -161,4 +161,7 @@ def register(sub) -> None:
     p.add_argument("scenario", nargs="?", default="baseline", help="scenario to start from (default: baseline)")
     p.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, local only)")
+    p.add_argument("--allow-host", dest="allow_hosts", action="append", default=[], metavar="NAME",
+                   help="also answer requests addressed to NAME (the address other machines use with "
+                        "--host 0.0.0.0); by default only the bound address (and the loopback names) are")
     p.set_defaults(func=cmd_serve)
