@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 from ..core.errors import InputError
@@ -27,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     sys.stderr.write(f"outsourcing-abm: warning: {message}\n")
 
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = _one_line_warning
     warnings.simplefilter("always", InputWarning)
+    signal.signal(signal.SIGTERM, _terminate)  # a polite kill ends like Ctrl-C: cleaned up, exit 130
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
