@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from model import __version__
-    from model.study.sweep import git_commit, load_design
+    from model.provenance import git_state, short_commit
+    from model.study.design import load_design
 
     with tempfile.TemporaryDirectory(prefix="oabm-bench-") as tmp:
         tmp = Path(tmp)
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"other load before each phase: {', '.join(f'{b:.0%}' for b in busy)} of the cores busy")
     if not args.no_record:
         scale = ", ".join(f"`{o}`" for o in args.overrides) or "default scale, `persons_per_agent` as in the baseline"
-        body = f"""Measured by `python benchmarks/bench_sweep.py{' ' + ' '.join('--set ' + o for o in args.overrides) if args.overrides else ''}{' --runs ' + str(args.runs) if args.runs != 8 else ''}` ({time.strftime('%Y-%m-%d')}, outsourcing-abm {__version__}, commit {git_commit()['commit'][:12]}; {os.cpu_count()} cores, {cpu_model()}). {args.runs} runs of the baseline scenario ({scale}), each with its own seed; the same runs three ways.
+        body = f"""Measured by `python benchmarks/bench_sweep.py{' ' + ' '.join('--set ' + o for o in args.overrides) if args.overrides else ''}{' --runs ' + str(args.runs) if args.runs != 8 else ''}` ({time.strftime('%Y-%m-%d')}, outsourcing-abm {__version__}, commit {short_commit(git_state())}; {os.cpu_count()} cores, {cpu_model()}). {args.runs} runs of the baseline scenario ({scale}), each with its own seed; the same runs three ways.
 
 | configuration | wall time (s) | runs per minute | note |
 |---|---|---|---|
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 - The benchmark waits for idle cores before each phase (other load seen: {', '.join(f'{b:.0%}' for b in busy)}); on a shared machine, rerun it if these are high.
 - Tables from 1 and 2 workers byte-identical: {'yes' if same else 'NO'}.
 - Throughput scales with cores as long as a run takes much longer than the per-run overhead (about 0.05 s); very short runs (under a second, e.g. `end_year = 2012`) are dominated by it.
-- Local workers run with glibc's default malloc tuning (`model/sweep.py` unsets the `MALLOC_TRIM_THRESHOLD_` that Dask's nannies set): with it set, the model ran +82% slower inside a worker (measured 2026-11-22), because every large numpy temporary became a fresh mmap. Start external `dask worker`s the same way (docs/cluster.md).
+- Local workers run with glibc's default malloc tuning (`WORKER_CONFIG` in `model/study/executor.py` unsets the `MALLOC_TRIM_THRESHOLD_` that Dask's nannies set): with it set, the model ran +82% slower inside a worker (measured 2026-11-22), because every large numpy temporary became a fresh mmap. Start external `dask worker`s the same way (docs/cluster.md).
 """
         record(Path(args.doc), body)
         print(f"recorded in {args.doc} ({SECTION})")

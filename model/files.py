@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable, Iterable
 
 import numpy as np
 
@@ -16,18 +17,7 @@ def _tmp(path: Path) -> Path:
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
-    tmp = _tmp(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda f: f.write(data))
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -67,3 +57,55 @@ def replace_section(path: str | Path, heading: str, body: str, title: str = "# P
         out = lines[:start] + new + ([""] if end < len(lines) else []) + lines[end:]
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, "\n".join(out) + "\n")
+
+
+def write_atomic(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+    """Write ``path`` by calling ``write(file)`` on a temporary sibling, then renaming it into
+    place. On any failure the temporary is removed and the old file, if any, stays as it was."""
+    path = Path(path)
+    tmp = _tmp(path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def copy_atomic(src: str | Path, dst: str | Path) -> Path:
+    """Copy ``src`` to ``dst`` atomically (``dst`` is complete or untouched)."""
+    data = Path(src).read_bytes()
+    return write_atomic(dst, lambda f: f.write(data))
+
+
+def check_writable(out: str | Path, *, owned: Iterable[str] | None = None, field: str = "--out",
+                   beside: bool = False) -> None:
+    """An InputError now, before any work, unless ``out`` can take a command's output.
+
+    ``out`` must not be a file. With ``owned``, a folder that already holds anything must hold
+    one of the ``owned`` names (so it is a folder this kind of command made, which the command
+    may replace or continue): a folder of other files (a thesis, ``experiments/``) is never
+    written into. The folder itself, or its nearest existing parent, must accept a new entry
+    (with ``beside``: the parent, for outputs renamed into place). The only reliable test (root
+    passes ``os.access`` everywhere) is to create and remove a folder."""
+    from .core.errors import InputError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{field}: {out} exists and is not a folder")
+    if owned is not None:
+        owned = tuple(owned)
+        if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in owned):
+            mark = f" (no {' or '.join(owned)})" if owned else ""
+            raise InputError(f"{field}: {out} holds other files{mark}; choose a new or empty folder")
+    probe = out.resolve() if out.is_dir() and not beside else out.resolve().parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".oabm-write-test.", dir=probe))
+    except OSError as e:
+        raise InputError(f"{field}: {out} is not writable ({e.strerror or e})") from None

@@ -11,11 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.study.calibrate import load_settings, particle_seeds, point_estimate, weighted_quantile
+from model.cli.paths import targets_file
 from model.core.errors import InputError
-from model.study.scenarios import load_scenario
 from model.run import simulate
-from model.study.targets import TARGETS_FILE, Target, distance, evaluate, load_targets, summarise
+from model.study.calibrate import load_settings, point_estimate, weighted_quantile
+from model.study.scenarios import load_scenario
+from model.study.seeds import particle_seeds
+from model.study.targets import Target, distance, evaluate, load_targets, summarise
+
+TARGETS_FILE = targets_file()
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT.parent / "shared" / "facts"
@@ -46,7 +50,7 @@ def _target_fact_ids() -> list[str]:
 
 @pytest.mark.skipif(not (FACTS / "seed_facts.yaml").exists(), reason="shared facts not beside the repo")
 def test_every_target_fact_and_pattern_has_a_target():
-    targets = load_targets()
+    targets = load_targets(TARGETS_FILE)
     cited = " ".join(t.fact for t in targets)
     ids = _target_fact_ids()
     assert len(ids) >= 15
@@ -58,7 +62,7 @@ def test_every_target_fact_and_pattern_has_a_target():
 
 
 def test_targets_are_dated_2023_or_earlier_and_bands_are_sound():
-    for t in load_targets():
+    for t in load_targets(TARGETS_FILE):
         assert t.year <= 2023 and t.low <= t.high and t.why, t.id
 
 
@@ -80,7 +84,7 @@ def test_bad_targets_are_one_line_errors(tmp_path, patch, words):
 
 
 def test_distance_is_zero_at_band_centres_and_grows_outside():
-    ts = [t for t in load_targets() if t.weight > 0]
+    ts = [t for t in load_targets(TARGETS_FILE) if t.weight > 0]
     centre = {t.id: t.centre for t in ts}
     assert distance(ts, centre) == 0
     edge = {t.id: t.high for t in ts}
@@ -119,7 +123,7 @@ def test_kernel_scaling_is_checked(tmp_path, value, ok):
 
 
 def test_evaluate_and_summarise_on_a_run():
-    targets = load_targets()
+    targets = load_targets(TARGETS_FILE)
     res = simulate(load_scenario(ROOT / "experiments" / "baseline.toml", ["persons_per_agent=400", "end_year=2023"]), 3)
     values = evaluate(targets, res.city_year, res.region_year)
     assert set(values) == {t.id for t in targets}
@@ -138,7 +142,7 @@ def test_point_estimate_reruns_candidates_and_overrules_a_lucky_abc_distance():
     scored = pd.DataFrame([{**bad, "distance": 0.5}, {**good, "distance": 0.9}])
     settings = {"rescore_particles": 5, "rescore_seeds": 2}  # more than there are particles
     median = {k: (bad[k] + good[k]) / 2 for k in priors}
-    estimate, point = point_estimate(scored, median, priors, base, load_targets(), settings, 7, client=None)
+    estimate, point = point_estimate(scored, median, priors, base, load_targets(TARGETS_FILE), settings, 7, client=None)
     scores = {c["candidate"]: c["rescored_distance"] for c in point["candidates"]}
     assert list(scores) == ["particle 0", "particle 1", "weighted posterior median"]
     assert [c["abc_distance"] for c in point["candidates"]] == [0.5, 0.9, None]
@@ -220,7 +224,7 @@ fixed = {{ {fixed} }}
 def recover(tmp_path: Path, population: int, generations: int, seeds: int, workers: int | None) -> dict:
     """Calibrate to the synthetic targets; ``workers=None`` simulates in-process (exactly reproducible)."""
     from model.study.calibrate import calibrate
-    from model.study.sweep import connect
+    from model.study.executor import connect
 
     targets = synthetic_targets()
     path = write_synthetic_file(tmp_path, population, generations)
@@ -257,7 +261,7 @@ def test_calibration_on_dask_writes_outputs_and_resumes(tmp_path):
     assert len(pd.read_csv(tmp_path / "cal" / "posterior.csv")) == 6
     # resume: one more generation continues the same database rather than starting again
     from model.study.calibrate import calibrate
-    from model.study.sweep import connect
+    from model.study.executor import connect
 
     client, cluster = connect(None, 1)
     try:

@@ -51,7 +51,7 @@ levels = 4
 def test_indices_recover_a_known_function(tmp_path):
     """y = 4 a + 2 b (+ nothing of c), all on [0, 1]: S1 ~ (0.8, 0.2, 0), mu* ~ (4, 2, 0)."""
     from model.study.sensitivity import _analyse_morris, _analyse_sobol
-    from model.study.sweep import load_design
+    from model.study.design import load_design
 
     p = tmp_path / "d.toml"
     p.write_text(design_text(256, 20))

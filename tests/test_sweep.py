@@ -99,7 +99,7 @@ def reference(small_design, tmp_path_factory) -> Path:
 # ----------------------------------------------------------------------------------------
 
 def test_seeds_depend_only_on_place_in_design():
-    from model.study.sweep import design_seeds
+    from model.study.seeds import design_seeds
 
     s = design_seeds(42, 3, 4)
     root = np.random.SeedSequence(42)
@@ -115,7 +115,7 @@ def test_seeds_depend_only_on_place_in_design():
 
 
 def test_committed_designs_are_valid():
-    from model.study.sweep import load_design
+    from model.study.design import load_design
 
     smoke = load_design(EXPERIMENTS / "sweep_smoke.toml")
     assert smoke.n_runs <= 20
@@ -132,12 +132,12 @@ def test_committed_designs_are_valid():
         pts = [p for p in study.points if p.arm == lever]
         assert len(pts) >= 3, lever
         assert all(study.params_of(p.index).spells("Neijiang", lever) for p in pts)
-    ratios = sorted(p.values["pin_neijiang_wage_ratio"] for p in study.points if p.group == "wage_gap")
+    ratios = sorted(p.values["focus_wage_ratio_pin"] for p in study.points if p.group == "wage_gap")
     assert ratios[0] == pytest.approx(0.6) and ratios[-1] == pytest.approx(1.0) and len(ratios) >= 5
 
 
 def test_factorial_points_and_overrides(small_design):
-    from model.study.sweep import load_design
+    from model.study.design import load_design
 
     d = load_design(small_design)
     assert [p.values for p in d.points] == [
@@ -372,7 +372,8 @@ def flaky_simulate(params, seed):
 
 @pytest.mark.cluster
 def test_failures_are_recorded_retried_and_do_not_stop(small_design, tmp_path, monkeypatch):
-    from model.study.sweep import load_design, run_sweep
+    from model.study.design import load_design
+    from model.study.sweep import run_sweep
 
     marks = tmp_path / "marks"
     marks.mkdir()
@@ -428,7 +429,7 @@ vary = {{ "levers.Neijiang.park_capacity.intensity" = [37500.0, 150000.0] }}
 label = "wage_gap"
 group = "wage_gap"
 scenario = "{EXPERIMENTS / 'baseline.toml'}"
-vary = {{ pin_neijiang_wage_ratio = [0.6, 1.0] }}
+vary = {{ focus_wage_ratio_pin = [0.6, 1.0] }}
 """
 
 

@@ -39,6 +39,33 @@ def targets_file() -> Path:
     return experiments_dir() / "targets.toml"
 
 
+#: Committed files of experiments/ by role: inputs, and the committed calibration.
+EXPERIMENT_FILES = {"plans": "plans.toml", "policy_design": "policy_levers.toml", "calibrated": "calibrated.toml",
+                    "posterior": "posterior.csv", "calibration_record": "calibration.json"}
+#: Committed files of docs/ by role that the study commands write.
+DOC_FILES = {"validation": "validation.md", "policy": "policy_levers.md", "performance": "performance.md",
+             "convergence": "img/calibration_convergence.png"}
+
+
+def experiment_file(role: str) -> Path:
+    """A committed file of experiments/ (see EXPERIMENT_FILES)."""
+    return experiments_dir() / EXPERIMENT_FILES[role]
+
+
+def doc_file(role: str) -> Path | None:
+    """A committed file of docs/ (see DOC_FILES); None when installed (there is no docs/)."""
+    d = docs_dir()
+    return d / DOC_FILES[role] if d is not None else None
+
+
+def sweep_dir(name: str) -> Path:
+    return results_dir() / "sweeps" / name
+
+
+def sensitivity_dir(name: str) -> Path:
+    return results_dir() / "sensitivity" / name
+
+
 def resolve_scenario(name: str | None) -> Path | None:
     """A scenario path: as given, or by name in experiments/ (``baseline`` -> experiments/baseline.toml)."""
     if name is None:

@@ -1,31 +1,122 @@
-"""Study commands: ``sweep``, ``sensitivity``, ``report policy``, ``calibrate``, ``validate``, ``forecast``."""
+"""Study commands: ``sweep``, ``sensitivity`` and ``report policy`` (and, from ``estimate``,
+``calibrate``, ``validate``, ``forecast``). Study code is imported inside each command, so that
+``outsourcing-abm --help`` and the other commands start fast."""
 
 from __future__ import annotations
 
-import importlib
+import argparse
+from pathlib import Path
 
-from .common import OneLineParser
+from . import estimate
+from .cluster import add_design_arguments, at_least_one, design_options, guarded
+from .common import OneLineParser, command_line
+from .paths import doc_file, experiment_file, resolve_design, sensitivity_dir, sweep_dir
 
-#: Subcommands implemented in their own modules: name -> (module, help).
-DELEGATED = {
-    "sweep": ("model.study.sweep", "run a parameter sweep (factorial, LHS, Sobol, Morris) on Dask"),
-    "sensitivity": ("model.study.sensitivity", "Sobol indices and Morris screening of key outcomes"),
-    "calibrate": ("model.study.calibrate", "estimate free parameters against the targets (ABC-SMC on Dask)"),
-    "validate": ("model.study.validate", "run the calibrated baseline over many seeds and write docs/validation.md"),
-    "forecast": ("model.study.forecast", "forecast every city 2024-2030 with uncertainty bands"),
-}
+ANALYSES = ("sobol", "morris")
+
+
+@guarded
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``outsourcing-abm sweep``: 0 when all runs succeeded, 1 when some failed, 2 on bad input."""
+    from ..study.design import load_design
+    from ..study.sweep import dry_run_line, run_sweep
+
+    at_least_one(args, "workers", "replications")
+    design = load_design(resolve_design(args.design), replications=args.replications, overrides=args.overrides)
+    if args.dry_run:
+        print(dry_run_line(design))
+        return 0
+    out = Path(args.out) if args.out else sweep_dir(design.name)
+    s = run_sweep(design, out, command=command_line(), **design_options(args))
+    print(f"{design.name}: {s.total} runs ({s.ok} ok, {s.failed} failed; {s.ran} run now, {s.skipped} kept from "
+          f"before) in {s.seconds:.1f} s -> {s.out / 'runs.parquet'}")
+    return 0 if s.failed == 0 else 1
+
+
+@guarded
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from ..study.sensitivity import run_sensitivity
+
+    at_least_one(args, "workers", "replications")
+    design = resolve_design(args.design)
+    out = Path(args.out) if args.out else sensitivity_dir(design.stem)
+    summary = run_sensitivity(design, out, replications=args.replications, overrides=args.overrides,
+                              analyses=(args.only,) if args.only else ANALYSES, command=command_line(),
+                              **design_options(args))
+    failed = 0
+    for meth, info in summary["analyses"].items():
+        failed += info["failed"]
+        print(f"{meth}: {info['runs']} runs ({info['failed']} failed), indices for "
+              f"{', '.join(info['analysed']) or 'no metric'} -> {out / info['table']}")
+    analysed = any(info["analysed"] for info in summary["analyses"].values())
+    return 0 if analysed and failed == 0 else 1
+
+
+def _report_command(args: argparse.Namespace) -> str:
+    parts = ["outsourcing-abm report policy", str(args.dir)]
+    if args.design:
+        parts += ["--design", args.design]
+    if args.replications is not None:
+        parts += ["--replications", str(args.replications)]
+    for o in args.overrides:
+        parts += ["--set", o]
+    if args.doc:
+        parts += ["--doc", args.doc]
+    return " ".join(parts)
+
+
+@guarded
+def cmd_report_policy(args: argparse.Namespace) -> int:
+    from ..study.design import load_design
+    from ..study.policy_report import build_report
+    from ..study.sweep import require_method, run_sweep
+
+    at_least_one(args, "workers", "replications")
+    d = Path(args.dir)
+    doc = Path(args.doc) if args.doc else (doc_file("policy") or d / "policy_levers.md")
+    need_run = (not (d / "runs.parquet").is_file() or args.resume or args.replications is not None
+                or bool(args.overrides))
+    if need_run:
+        design = load_design(resolve_design(args.design) if args.design else experiment_file("policy_design"),
+                             replications=args.replications, overrides=args.overrides)
+        require_method(design, "arms", "the policy study")
+        opts = {**design_options(args), "resume": True}
+        s = run_sweep(design, d, command=command_line(), **opts)
+        print(f"{design.name}: {s.total} runs ({s.ok} ok, {s.failed} failed) in {s.seconds:.1f} s -> {d}")
+    build_report(d, doc, _report_command(args))
+    print(f"wrote {doc} (figures in {doc.with_suffix('')}/)")
+    return 0
 
 
 def register(sub) -> None:
-    for name, (module, help_text) in DELEGATED.items():
-        mod = importlib.import_module(module)
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        mod.add_arguments(p)
-        p.set_defaults(func=mod.run_cli)
+    p = sub.add_parser("sweep", help="run a parameter sweep (factorial, LHS, Sobol, Morris) on Dask",
+                       description="Run every (design point, replication) of a design once on Dask, resumably.")
+    p.add_argument("design", help="design file (TOML), e.g. experiments/sweep_smoke.toml")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: results/sweeps/<design name>)")
+    add_design_arguments(p)
+    p.add_argument("--dry-run", action="store_true", help="check the design and print its size, run nothing")
+    p.set_defaults(func=cmd_sweep)
 
-    report = importlib.import_module("model.study.policy_report")
+    p = sub.add_parser("sensitivity", help="Sobol indices and Morris screening of key outcomes",
+                       description="Sobol indices and Morris screening (SALib) of a design's outcomes.")
+    p.add_argument("design", help="design file with [parameters] bounds, e.g. experiments/sensitivity.toml")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: results/sensitivity/<design name>)")
+    p.add_argument("--only", choices=ANALYSES, help="run only the Sobol or only the Morris part")
+    add_design_arguments(p)
+    p.set_defaults(func=cmd_sensitivity)
+
+    estimate.register(sub)
+
     p = sub.add_parser("report", help="write a study report (policy)")
     rsub = p.add_subparsers(dest="report", required=True, parser_class=OneLineParser)
-    rp = rsub.add_parser("policy", help="policy-lever study report into docs/policy_levers.md")
-    report.add_arguments(rp)
-    rp.set_defaults(func=report.run_cli)
+    rp = rsub.add_parser("policy", help="policy-lever study report into docs/policy_levers.md",
+                         description="Read (or, when it has no results, run) the policy-lever study in DIR and "
+                                     "write its report.")
+    rp.add_argument("dir", metavar="DIR", help="study folder: read if it holds results, else the design is run into it")
+    rp.add_argument("--design", default=None, metavar="FILE",
+                    help="study design used when DIR has no results (default: experiments/policy_levers.toml)")
+    rp.add_argument("--doc", default=None, metavar="FILE",
+                    help="Markdown report to write, figures go to a folder of the same name "
+                         "(default: docs/policy_levers.md)")
+    add_design_arguments(rp)
+    rp.set_defaults(func=cmd_report_policy)

@@ -1,30 +1,29 @@
-"""``outsourcing-abm calibrate``: ABC-SMC estimation of the free parameters on Dask.
+"""ABC-SMC estimation of the free parameters on Dask (``outsourcing-abm calibrate``).
 
-Approximate Bayesian computation with sequential Monte Carlo (pyabc) against the targets in
-``experiments/targets.toml``: uniform priors from its ``[calibration.priors]`` table, a
-distance that is the weighted mean squared deviation of each target from the centre of its
-tolerance band in half-widths (``model.targets.distance``), and several seeds per particle
-(the distance uses the mean of their target values). Simulations run on the same Dask
-executor as sweeps (a LocalCluster, or ``--scheduler``). pyabc keeps every generation in an
-SQLite database in the output folder, so ``--resume`` continues an interrupted calibration
-from its last finished generation.
+Approximate Bayesian computation with sequential Monte Carlo (pyabc) against the targets of a
+targets file: uniform priors from its ``[calibration.priors]`` table, a distance that is the
+weighted mean squared deviation of each target from the centre of its tolerance band in
+half-widths (``model.study.targets.distance``), and several seeds per particle (the distance
+uses the mean of their target values). pyabc's Dask sampler runs the particles on a client of
+``model.study.executor.connect``; the point estimate's rescoring runs on the executor itself.
+pyabc keeps every generation in an SQLite database in the output folder, so ``resume``
+continues an interrupted calibration from its last finished generation.
 
-Writes ``OUT/posterior.csv`` (final population with weights), ``OUT/populations.csv`` (every
-generation), ``OUT/convergence.png``, ``OUT/calibration.json`` (settings, provenance, wall
-time, number of model runs) and the point estimate (weighted posterior median) into
-``experiments/calibrated.toml``, which ``baseline.toml`` and ``no_policy.toml`` inherit.
+Everything goes into the output folder: ``posterior.csv`` (final population with weights),
+``populations.csv`` (every generation), ``convergence.png``, ``calibration.json`` (the provenance
+record: settings, wall time, model runs, estimate), ``calibrated.toml`` (the point estimate, a
+scenario file) and ``rescore/`` (the rescoring runs). ``publish`` copies them to where the
+committed calibration lives, atomically.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import math
-import os
-import shutil
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +32,15 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.params import RANGES, Params
+from ..files import check_writable, copy_atomic, write_json_atomic, write_text_atomic
+from ..provenance import record
+from .calibration_record import effective_sample_size, record_performance, write_calibrated
+from .executor import run_jobs
+from .manifest import Job, RunFolder, jobs_digest
+from .plots import pyplot, save
 from .scenarios import load_scenario
-from .targets import TARGETS_FILE, Target, distance, evaluate, load_targets
-from .validate import run_many, seeds_from
-
-EXPERIMENTS = TARGETS_FILE.parent
-CALIBRATED = EXPERIMENTS / "calibrated.toml"
-POSTERIOR = EXPERIMENTS / "posterior.csv"
-CONVERGENCE_PNG = EXPERIMENTS.parent / "docs" / "img" / "calibration_convergence.png"
-
+from .seeds import particle_seeds, seeds_from
+from .targets import Target, distance, evaluate, load_targets
 
 # ---------------------------------------------------------------------------------------
 # Settings
@@ -72,14 +71,6 @@ def load_settings(path: Path) -> dict[str, Any]:
     if isinstance(scaling, bool) or not isinstance(scaling, int | float) or not 0.5 <= scaling <= 10:
         raise InputError(f"calibration.kernel_scaling: expected a number from 0.5 to 10, got {scaling!r}")
     return raw
-
-
-def particle_seeds(theta: dict[str, float], root_seed: int, n: int) -> list[int]:
-    """Seeds for one particle: a function of its parameter values and the root seed only, so a
-    particle gives the same simulated targets on any worker."""
-    key = json.dumps({k: float(theta[k]) for k in sorted(theta)}, sort_keys=True).encode()
-    entropy = int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
-    return seeds_from([root_seed, entropy], n)
 
 
 def simulate_targets(theta: dict[str, float], base: Params, targets: list[Target], n_seeds: int,
@@ -138,102 +129,174 @@ class _Distance:
 # Calibration
 # ---------------------------------------------------------------------------------------
 
-def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = False,
-              overrides: list[str] | None = None, population: int | None = None,
-              generations: int | None = None, seeds: int | None = None,
-              write: Path | None = CALIBRATED, posterior_copy: Path | None = POSTERIOR,
-              priors: dict[str, list[float]] | None = None,
-              targets: list[Target] | None = None) -> dict[str, Any]:
-    """Run (or continue) ABC-SMC; write the outputs; return the summary (also calibration.json).
-    ``client``: a Dask client to simulate on, or None to simulate in this process."""
+
+# ---------------------------------------------------------------------------------------
+# Calibration
+# ---------------------------------------------------------------------------------------
+
+@dataclass
+class Setup:
+    """What one calibration runs: settings, targets, priors, sizes, the base parameters."""
+
+    settings: dict[str, Any]
+    targets: list[Target]
+    priors: dict[str, list[float]]
+    population: int
+    generations: int
+    seeds: int
+    root_seed: int
+    base: Params
+    overrides: list[str]
+
+    def identity(self) -> dict[str, Any]:
+        """What a calibration folder is started with and resumed only with (generations may grow)."""
+        from .. import __version__
+
+        key = json.dumps([self.priors, self.population, self.seeds, self.root_seed, self.base.to_dict(),
+                          [t.__dict__ for t in self.targets],
+                          {k: v for k, v in self.settings.items() if k != "generations"}],
+                         sort_keys=True, default=str)
+        return {"kind": "calibration", "digest": hashlib.sha256(key.encode()).hexdigest(), "version": __version__,
+                "overrides": self.overrides, "differs": "the targets, priors, population, seeds or scenario"}
+
+
+def setup(targets_path: Path, *, overrides: list[str] | None = None, population: int | None = None,
+          generations: int | None = None, seeds: int | None = None,
+          priors: dict[str, list[float]] | None = None, targets: list[Target] | None = None) -> Setup:
+    """The calibration a targets file (and the command line's choices) asks for, checked."""
+    settings = load_settings(targets_path)
+    if "scenario" not in settings:
+        raise InputError("calibration.scenario: missing (the scenario to calibrate, relative to the targets file)")
+    fixed = [f"{k}={v}" for k, v in settings.get("fixed", {}).items()]
+    overrides = list(overrides or [])
+    return Setup(settings, targets if targets is not None else load_targets(targets_path),
+                 priors or settings["priors"], population or settings["population"],
+                 generations or settings["generations"], seeds or settings["seeds"],
+                 int(settings.get("root_seed", 0)),
+                 load_scenario(targets_path.parent / settings["scenario"], [*fixed, *overrides]), overrides)
+
+
+def check_out(out: Path, s: Setup, resume: bool) -> None:
+    """An InputError before anything runs unless ``out`` is new, empty, or (with ``resume``) a
+    calibration started with the same inputs."""
+    check_writable(out)
+    if (out / "abc.db").exists() and not resume:
+        raise InputError(f"--out: {out} already holds a calibration (abc.db); use --resume to continue it or another folder")
+    RunFolder(out).check(s.identity(), resume)
+
+
+def _abc_history(s: Setup, out: Path, client: Any) -> Any:
+    """Run (or continue) ABC-SMC to ``s.generations`` generations after the prior; its history."""
     import pyabc
     from pyabc.sampler import DaskDistributedSampler, SingleCoreSampler
 
-    settings = load_settings(targets_path)
-    targets = targets if targets is not None else load_targets(targets_path)
-    priors = priors or settings["priors"]
-    population = population or settings["population"]
-    generations = generations or settings["generations"]
-    seeds = seeds or settings["seeds"]
-    root_seed = int(settings.get("root_seed", 0))
-    fixed = [f"{k}={v}" for k, v in settings.get("fixed", {}).items()]
-    base = load_scenario(targets_path.parent / settings["scenario"], [*fixed, *(overrides or [])])
-
-    out.mkdir(parents=True, exist_ok=True)
     db = out / "abc.db"
-    if db.exists() and not resume:
-        raise InputError(f"--out: {out} already holds a calibration (abc.db); use --resume to continue it or another folder")
     logging.getLogger("ABC").setLevel(logging.WARNING)
     logging.getLogger("pyabc").setLevel(logging.WARNING)
-    np.random.seed(root_seed)  # pyabc draws its proposals from numpy's global generator
-
-    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", 0.0, 1.0) for k in priors})
+    np.random.seed(s.root_seed)  # pyabc draws its proposals from numpy's global generator
+    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", 0.0, 1.0) for k in s.priors})
     # On Dask, particles are accepted in the order they finish, so a calibration is reproducible
     # only in distribution; without a client it runs in this process and is exactly reproducible.
     sampler = DaskDistributedSampler(dask_client=client, batch_size=1) if client is not None else SingleCoreSampler()
     # A wider proposal kernel (pyabc multiplies Silverman's covariance by `scaling`) keeps the
     # importance weights (prior / proposal density) from piling onto a few particles, which in
     # 10+ dimensions they otherwise do.
-    transition = pyabc.MultivariateNormalTransition(scaling=float(settings["kernel_scaling"]))
-    abc = pyabc.ABCSMC(_Model(base, targets, seeds, root_seed, priors), prior, _Distance(targets),
-                       population_size=population, sampler=sampler, transitions=transition)
-    observed = {t.id: t.centre for t in targets}
+    transition = pyabc.MultivariateNormalTransition(scaling=float(s.settings["kernel_scaling"]))
+    abc = pyabc.ABCSMC(_Model(s.base, s.targets, s.seeds, s.root_seed, s.priors), prior, _Distance(s.targets),
+                       population_size=s.population, sampler=sampler, transitions=transition)
     if db.exists():
         abc.load(f"sqlite:///{db}", 1)
         done = abc.history.max_t + 1
     else:
-        abc.new(f"sqlite:///{db}", observed)
+        abc.new(f"sqlite:///{db}", {t.id: t.centre for t in s.targets})
         done = 0
-    todo = generations + 1 - done  # generation 0 samples the prior
+    todo = s.generations + 1 - done  # generation 0 samples the prior
     if todo > 0:
         abc.run(max_nr_populations=todo)
-    history = abc.history
-    # Wall time of the finished generations as pyabc recorded them, so that it survives
-    # interruptions and resumes.
-    seconds = float(history.get_all_populations()["wall_time"].sum())
+    return abc.history
 
+
+def _populations(history: Any, priors: dict[str, list[float]]) -> list[pd.DataFrame]:
     pops = []
     for t in range(history.max_t + 1):
         df, w = history.get_distribution(m=0, t=t)
         df = df.assign(**from_unit({k: df[k] for k in priors}, priors))
         pops.append(df.assign(weight=w, generation=t).reset_index(drop=True))
+    return pops
+
+
+def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = False,
+              overrides: list[str] | None = None, population: int | None = None,
+              generations: int | None = None, seeds: int | None = None,
+              write: Path | None = None, posterior_copy: Path | None = None,
+              priors: dict[str, list[float]] | None = None,
+              targets: list[Target] | None = None, command: str | None = None) -> dict[str, Any]:
+    """Run (or continue) ABC-SMC; write the outputs into ``out`` (and the point estimate also to
+    ``write``, the final population also to ``posterior_copy``, where given); return the summary
+    (also calibration.json). ``client``: a Dask client to simulate on, or None to simulate in
+    this process."""
+    s = setup(targets_path, overrides=overrides, population=population, generations=generations, seeds=seeds,
+              priors=priors, targets=targets)
+    check_out(out, s, resume)
+    folder = RunFolder(out)
+    folder.start(s.identity())
+    folder.close()
+    history = _abc_history(s, out, client)
+    # Wall time of the finished generations as pyabc recorded them, so that it survives
+    # interruptions and resumes.
+    seconds = float(history.get_all_populations()["wall_time"].sum())
+    pops = _populations(history, s.priors)
     populations = pd.concat(pops, ignore_index=True)
-    populations.to_csv(out / "populations.csv", index=False, float_format="%.6g")
+    write_text_atomic(out / "populations.csv", populations.to_csv(index=False, float_format="%.6g"))
     final = pops[-1]
-    final.drop(columns="generation").to_csv(out / "posterior.csv", index=False, float_format="%.6g")
+    posterior = final.drop(columns="generation").to_csv(index=False, float_format="%.6g")
+    write_text_atomic(out / "posterior.csv", posterior)
     if posterior_copy is not None:
-        final.drop(columns="generation").to_csv(posterior_copy, index=False, float_format="%.6g")
-    median = {k: weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), 0.5) for k in priors}
-    intervals = {k: [weighted_quantile(final[k].to_numpy(), final["weight"].to_numpy(), q) for q in (0.05, 0.95)]
-                 for k in priors}
+        write_text_atomic(posterior_copy, posterior)
+    w = final["weight"].to_numpy()
+    median = {k: weighted_quantile(final[k].to_numpy(), w, 0.5) for k in s.priors}
+    intervals = {k: [weighted_quantile(final[k].to_numpy(), w, q) for q in (0.05, 0.95)] for k in s.priors}
     # Each final particle's parameters with its own ABC distance (read together, not lined up by row order).
-    scored = pd.DataFrame([{**from_unit(dict(p.parameter), priors), "distance": p.distance}
+    scored = pd.DataFrame([{**from_unit(dict(p.parameter), s.priors), "distance": p.distance}
                            for p in history.get_population(t=history.max_t).particles])
-    estimate, point = point_estimate(scored, median, priors, base, targets, settings, root_seed, client)
+    estimate, point = point_estimate(scored, median, s.priors, s.base, s.targets, s.settings, s.root_seed, client,
+                                     folder=out / "rescore", resume=resume)
     pops_info = history.get_all_populations()
     sims = int(history.total_nr_simulations)
-    summary = {
-        "targets_file": str(targets_path), "scenario": settings["scenario"], "fixed": settings.get("fixed", {}),
-        "overrides": overrides or [], "priors": priors, "population": population, "generations": int(history.max_t),
-        "seeds_per_particle": seeds, "kernel_scaling": float(settings["kernel_scaling"]), "root_seed": root_seed,
-        "particles_simulated": sims,
-        "model_runs": sims * seeds, "wall_time_s": round(seconds, 1),
-        "epsilons": [float(e) for e in pops_info["epsilon"].tolist() if np.isfinite(e)],
-        "estimate": estimate, "posterior_median": median, "point_estimate": point, "interval_90": intervals,
-        "effective_sample_size": effective_sample_size(final["weight"].to_numpy()),
-        "effective_sample_sizes": [effective_sample_size(g["weight"].to_numpy()) for g in pops],
-        **_provenance(),
-    }
-    (out / "calibration.json").write_text(json.dumps(summary, indent=2, default=float))
-    plot_convergence(populations, pops_info, priors, out / "convergence.png")
+    summary = record(
+        command=command, scenario=s.settings["scenario"], params=s.base, overrides=s.overrides,
+        seeds=point.get("seeds", []), targets_file=str(targets_path), fixed=s.settings.get("fixed", {}),
+        priors=s.priors, population=s.population, generations=int(history.max_t), seeds_per_particle=s.seeds,
+        kernel_scaling=float(s.settings["kernel_scaling"]), root_seed=s.root_seed, particles_simulated=sims,
+        model_runs=sims * s.seeds, wall_time_s=round(seconds, 1),
+        epsilons=[float(e) for e in pops_info["epsilon"].tolist() if np.isfinite(e)],
+        estimate=estimate, posterior_median=median, point_estimate=point, interval_90=intervals,
+        effective_sample_size=effective_sample_size(w),
+        effective_sample_sizes=[effective_sample_size(g["weight"].to_numpy()) for g in pops])
+    write_json_atomic(out / "calibration.json", summary)
+    plot_convergence(populations, pops_info, s.priors, out / "convergence.png")
+    write_calibrated(out / "calibrated.toml", summary)
     if write is not None:
-        write_calibrated(write, estimate, intervals, summary)
+        write_calibrated(write, summary)
     return summary
+
+
+def publish(out: Path, *, calibrated: Path, posterior: Path, record_file: Path, convergence: Path,
+            performance_doc: Path | None, where: str) -> list[Path]:
+    """Copy a finished calibration from ``out`` to where the committed one lives, each file
+    atomically; and rewrite the "## Calibration" section of ``performance_doc``."""
+    written = [copy_atomic(out / "calibrated.toml", calibrated), copy_atomic(out / "posterior.csv", posterior),
+               copy_atomic(out / "calibration.json", record_file), copy_atomic(out / "convergence.png", convergence)]
+    if performance_doc is not None:
+        record_performance(json.loads((out / "calibration.json").read_text(encoding="utf-8")), where, performance_doc)
+        written.append(performance_doc)
+    return written
 
 
 def point_estimate(scored: pd.DataFrame, median: dict[str, float],
                    priors: dict[str, list[float]], base: Params, targets: list[Target], settings: dict[str, Any],
-                   root_seed: int, client: Any) -> tuple[dict[str, float], dict[str, Any]]:
+                   root_seed: int, client: Any, folder: Path | None = None,
+                   resume: bool = False) -> tuple[dict[str, float], dict[str, Any]]:
     """The parameter set the calibrated scenario runs with, and how it was chosen.
 
     The weighted marginal medians need not fit: with a posterior that is broad in several
@@ -242,7 +305,8 @@ def point_estimate(scored: pd.DataFrame, median: dict[str, float],
     with the smallest ABC distance and the medians are each
     run again over the same ``rescore_seeds`` seeds (common random numbers, so that the
     comparison is not seed luck), and the one whose mean targets lie closest is taken. With
-    ``rescore_particles = 0`` the medians are the estimate."""
+    ``rescore_particles = 0`` the medians are the estimate. ``folder``: where the rescoring
+    runs are recorded (and, with ``resume``, kept from an interrupted calibration)."""
     k = int(settings["rescore_particles"])
     if k == 0:
         return median, {"method": "weighted posterior median"}
@@ -252,7 +316,7 @@ def point_estimate(scored: pd.DataFrame, median: dict[str, float],
     candidates.append({n: float(v) for n, v in median.items()})
     # [root_seed, 1]: a stream of its own, apart from the particles' seeds (particle_seeds).
     seeds = seeds_from([root_seed, 1], settings["rescore_seeds"])
-    scores = rescore(candidates, base, targets, seeds, client)
+    scores = rescore(candidates, base, targets, seeds, client, folder=folder, resume=resume)
     chosen = int(np.argmin(scores))
     labels = [f"particle {int(i)}" for i in best] + ["weighted posterior median"]
     return candidates[chosen], {
@@ -266,67 +330,35 @@ def point_estimate(scored: pd.DataFrame, median: dict[str, float],
 
 
 def rescore(candidates: list[dict[str, float]], base: Params, targets: list[Target], seeds: list[int],
-            client: Any) -> list[float]:
-    """Calibration distance of each candidate's mean target values over ``seeds``."""
+            client: Any, folder: Path | None = None, resume: bool = False) -> list[float]:
+    """Calibration distance of each candidate's mean target values over ``seeds``, run on the
+    executor (in this process when ``client`` is None). With ``folder`` the runs are recorded
+    there; a resumed calibration keeps those of the same candidates and seeds."""
     from dataclasses import replace
 
-    from ..run import region_year_table, simulate
+    from .. import __version__
+    from ..run import region_year_table
 
-    jobs = [(replace(base, **theta), seed) for theta in candidates for seed in seeds]
-    if client is None:
-        tables = [simulate(p, seed).city_year for p, seed in jobs]
-    else:
-        tables = run_many(client, jobs, "rescore", progress=False)
+    jobs = [Job(f"c{c:03d}-s{j:03d}", replace(base, **theta), seed)
+            for c, theta in enumerate(candidates) for j, seed in enumerate(seeds)]
+    rf = None
+    if folder is not None:
+        ident = {"kind": "rescore", "digest": jobs_digest(jobs), "version": __version__, "overrides": []}
+        rf = RunFolder(folder)
+        if rf.holds_runs() and (not resume or (rf.recorded() or {}).get("digest") != ident["digest"]):
+            # other candidates than an interrupted calibration's: their runs do not count
+            import shutil
+
+            shutil.rmtree(folder)
+        rf.start(ident)
+    try:
+        tables = run_jobs(client, jobs, folder=rf, label="rescore", progress=False).tables("rescore", folder)
+    finally:
+        if rf is not None:
+            rf.close()
     values = pd.DataFrame([evaluate(targets, cy, region_year_table(cy)) for cy in tables])
     n = len(seeds)
     return [distance(targets, mean_targets(values.iloc[j * n:(j + 1) * n])) for j in range(len(candidates))]
-
-
-def describe_point_estimate(point: dict[str, Any]) -> str:
-    """How the point estimate was chosen, as one sentence (calibrated.toml, validation.md)."""
-    return point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
-
-
-def effective_sample_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size of importance weights (particles)."""
-    w = weights / weights.sum()
-    return float(1.0 / np.sum(w ** 2))
-
-
-def is_degenerate(summary: dict[str, Any]) -> bool:
-    """A final population whose effective sample size is under a tenth of its particles."""
-    return summary.get("effective_sample_size", 0.0) < 0.1 * summary["population"]
-
-
-def record_performance(summary: dict[str, Any], where: str) -> None:
-    """The "## Calibration" section of docs/performance.md: wall time and model runs."""
-    from ..files import replace_section
-
-    runs, secs = summary["model_runs"], summary["wall_time_s"]
-    body = (f"Measured by `outsourcing-abm calibrate` (commit {summary.get('git_commit', '?')}, "
-            f"Python {summary.get('python', '?')}, {where}): "
-            f"ABC-SMC with {summary['population']} particles, {summary['generations']} generations after the prior, "
-            f"{summary['seeds_per_particle']} seeds per particle, proposal kernel covariance {summary.get('kernel_scaling', 1.0):g}x "
-            f"Silverman's rule, at {summary['fixed']}.\n\n"
-            f"| measure | value |\n|---|---|\n"
-            f"| model runs | {runs} |\n| wall time | {secs:.0f} s ({secs / 60:.1f} min) |\n"
-            f"| model runs per minute | {60 * runs / max(secs, 1e-9):.0f} |\n"
-            f"| final tolerance (mean squared half-widths) | {summary['epsilons'][-1]:.3g} |\n"
-            f"| effective sample size of the final population | {summary['effective_sample_size']:.1f} |\n")
-    point = summary.get("point_estimate", {})
-    if "candidates" in point:
-        body += (f"\nPoint estimate: {len(point['candidates'])} candidates rerun over {len(point['seeds'])} common seeds "
-                 f"({len(point['candidates']) * len(point['seeds'])} more model runs, not counted above); "
-                 f"chosen: {point['chosen']}.\n")
-    sizes = summary.get("effective_sample_sizes")
-    if sizes:
-        body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
-    if is_degenerate(summary):
-        body += ("\n**The final population is degenerate**: its importance weights sit on a few particles, so the "
-                 "point estimate is close to a single accepted particle, the 90% intervals understate the "
-                 "uncertainty, and forecasts drawn from this posterior carry little parameter uncertainty. "
-                 "More particles, or a wider transition kernel, are the remedies.\n")
-    replace_section(EXPERIMENTS.parent / "docs" / "performance.md", "## Calibration", body)
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
@@ -336,45 +368,9 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[min(np.searchsorted(cw, q), len(x) - 1)])
 
 
-def _provenance() -> dict[str, Any]:
-    from ..provenance import code_provenance as provenance
-
-    return provenance()
-
-
-def _sig(x: float, digits: int = 4) -> float:
-    return float(f"{x:.{digits}g}")
-
-
-def write_calibrated(path: Path, estimate: dict[str, float], intervals: dict[str, list[float]],
-                     summary: dict[str, Any]) -> None:
-    """experiments/calibrated.toml: the point estimate, each with its 90% posterior interval."""
-    lines = [
-        "# Point estimate of the free parameters, written by `outsourcing-abm calibrate`",
-        f"# ({summary['model_runs']} model runs, {summary['wall_time_s']:.0f} s, commit {summary.get('git_commit', '?')}).",
-        f"# Point estimate: {describe_point_estimate(summary['point_estimate'])}",
-        "# Comments give each parameter's 90% interval in the final ABC-SMC population (experiments/posterior.csv).",
-        "# baseline.toml and no_policy.toml inherit this file. Targets: experiments/targets.toml.",
-        'name = "calibrated"',
-        f'description = "ABC-SMC point estimate ({summary["population"]} particles, {summary["generations"]} generations, '
-        f'{summary["seeds_per_particle"]} seeds each; final epsilon {summary["epsilons"][-1]:.3g})."',
-        "",
-    ]
-    for k, v in estimate.items():
-        lo, hi = intervals[k]
-        lines.append(f"{k} = {_sig(v)!r}   # 90%: {_sig(lo)} to {_sig(hi)}")
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-
-
 def plot_convergence(populations: pd.DataFrame, pops_info: pd.DataFrame, priors: dict[str, list[float]],
                      path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = list(priors)
     ncol = 3
     nrow = 1 + math.ceil(len(names) / ncol)
@@ -404,67 +400,10 @@ def plot_convergence(populations: pd.DataFrame, pops_info: pd.DataFrame, priors:
     for j in range(len(names), (nrow - 1) * ncol):
         axes[1 + j // ncol, j % ncol].axis("off")
     fig.suptitle("ABC-SMC convergence: posterior median and 90% band per generation (y axis: prior range)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 # ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .sweep import add_cluster_arguments
-
-    parser.add_argument("--targets", default=str(TARGETS_FILE), metavar="FILE",
-                        help="targets and calibration set-up (default: experiments/targets.toml)")
-    parser.add_argument("--out", default="results/calibration", metavar="DIR",
-                        help="output folder: abc.db, posterior, convergence plot (default: results/calibration)")
-    parser.add_argument("--population", type=int, metavar="N", help="particles per generation (default: the file's)")
-    parser.add_argument("--generations", type=int, metavar="N", help="generations after the prior (default: the file's)")
-    parser.add_argument("--seeds", type=int, metavar="N", help="runs per particle (default: the file's)")
-    parser.add_argument("--write", default=str(CALIBRATED), metavar="TOML",
-                        help="where to write the point estimate (default: experiments/calibrated.toml)")
-    add_cluster_arguments(parser)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    from .sweep import cli_worker_memory, connect, default_workers
-
-    for key in ("population", "generations", "seeds"):
-        v = getattr(args, key)
-        if v is not None and v < 1:
-            raise InputError(f"--{key}: expected a whole number of at least 1, got {v}")
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers: expected a whole number of at least 1, got {args.workers}")
-    targets_path = Path(args.targets)
-    if not targets_path.is_file():
-        raise InputError(f"--targets: file not found: {targets_path}")
-    load_settings(targets_path)
-    load_targets(targets_path)
-    if (Path(args.out) / "abc.db").exists() and not args.resume:
-        raise InputError(f"--out: {args.out} already holds a calibration (abc.db); use --resume to continue it or another folder")
-    client, cluster = connect(args.scheduler, args.workers or default_workers(), args.connect_timeout,
-                              cli_worker_memory(args))
-    try:
-        s = calibrate(targets_path, Path(args.out), client=client, resume=args.resume, overrides=args.overrides,
-                      population=args.population, generations=args.generations, seeds=args.seeds,
-                      write=Path(args.write))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    print(f"calibration: {s['model_runs']} model runs in {s['wall_time_s']:.0f} s, "
-          f"{s['generations']} generations, final epsilon {s['epsilons'][-1]:.3g}")
-    for k, v in s["estimate"].items():
-        lo, hi = s["interval_90"][k]
-        print(f"  {k:28s} {v:.4g}   (90%: {lo:.4g} to {hi:.4g})")
-    if Path(args.write).resolve() == CALIBRATED.resolve():
-        # The committed estimate carries its convergence plot and summary into the docs.
-        shutil.copy(Path(args.out) / "convergence.png", CONVERGENCE_PNG)
-        shutil.copy(Path(args.out) / "calibration.json", EXPERIMENTS / "calibration.json")
-        where = (f"Dask scheduler {args.scheduler}" if args.scheduler
-                 else f"LocalCluster of {args.workers or default_workers()} workers on {os.cpu_count()} cores")
-        record_performance(s, where)
-    print(f"wrote {args.write} and {args.out}/posterior.csv, convergence.png, calibration.json")
-    return 0

@@ -1,54 +1,129 @@
-"""``outsourcing-abm forecast``: every modelled city 2024-2030 with uncertainty bands.
+"""Forecast of every modelled city 2024-2030 with uncertainty bands.
 
-Uncertainty comes from two sources at once: parameters (``--draws`` draws from the ABC
-posterior in ``experiments/posterior.csv``, resampled by weight) and chance (``--seeds`` seeds
-per draw). Scenario: the calibrated baseline, i.e. current policy carried forward. Writes
-``OUT/forecast.csv`` (year, city, metric, p05, p25, p50, p75, p95), ``OUT/forecast_neijiang.png``
-and ``OUT/plan.csv`` / ``OUT/plan.md``: the probability that Neijiang reaches its park plan
-(seed fact ``nj_new_park_plan``: 500 firms, 100,000 people, 1.3e10 CNY output, 1.2e9 CNY tax)
-by 2030.
+Uncertainty comes from two sources at once: parameters (``draws`` draws from a weighted ABC
+posterior sample, resampled by weight) and chance (``seeds`` seeds per draw). The scenario is
+usually the calibrated baseline, i.e. current policy carried forward. ``forecast(...)`` writes
+into its own folder: ``forecast.csv`` (year, city, metric, p05, p25, p50, p75, p95),
+``forecast_<focus city>.png``, ``run.json`` (the provenance record) and, when the focus city has
+a published plan in the plans file (``load_plans``), ``plan.csv`` / ``plan.md``: the probability
+that it reaches each goal.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
+from ..core.params import RANGES, Params
+from ..files import write_json_atomic, write_text_atomic
+from ..provenance import record
+from .executor import run_in_folder
+from .inputs import read_toml, shorten
+from .manifest import Job
+from .plots import pyplot, save
 from .scenarios import load_scenario
-from .validate import REPO, add_common_arguments, connect_from, run_many, scenario_from, seeds_from
+from .seeds import seeds_from
+from .validate import check_out, identity
 
-POSTERIOR = REPO / "experiments" / "posterior.csv"
 FIRST_YEAR, LAST_YEAR = 2024, 2030
 METRICS = ("firms", "new_firms", "employment", "output_cny", "tax_cny")
 QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
-#: Neijiang's park plan at full delivery (seed fact nj_new_park_plan, 2023-05): city-year column -> goal.
-PLAN = {"firms": 500, "park_staff": 100_000, "output_cny": 1.3e10, "tax_cny": 1.2e9}
+
+
+# ---------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CityPlan:
+    """A city's published plan: goal levels of city-year columns, to be reached by ``year``."""
+
+    city: str
+    name: str
+    source: str
+    year: int
+    goals: dict[str, float]
+
+
+def load_plans(path: Path | None) -> dict[str, CityPlan]:
+    """The plans file (one table per city, see experiments/plans.toml); {} when ``path`` is None."""
+    if path is None:
+        return {}
+    raw = read_toml(path, "--plans")
+    out = {}
+    for city, t in raw.items():
+        where = f"--plans: {shorten(city)}"
+        if not isinstance(t, dict) or not isinstance(t.get("goals"), dict) or not t["goals"]:
+            raise InputError(f"{where}: expected a table with name, source, year and [{city}.goals]")
+        year = t.get("year", LAST_YEAR)
+        if isinstance(year, bool) or not isinstance(year, int) or not FIRST_YEAR <= year <= LAST_YEAR:
+            raise InputError(f"{where}.year: expected a year {FIRST_YEAR} to {LAST_YEAR}, got {shorten(repr(year))}")
+        goals = {}
+        for col, v in t["goals"].items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+                raise InputError(f"{where}.goals.{shorten(col)}: expected a number, got {shorten(repr(v))}")
+            goals[str(col)] = float(v)
+        out[city] = CityPlan(city, str(t.get("name", "plan")), str(t.get("source", "")), year, goals)
+    return out
 
 
 def posterior_draws(path: Path, n: int, seed: int) -> pd.DataFrame:
     """``n`` parameter sets resampled from the weighted posterior sample."""
-    if not path.is_file():
+    if not Path(path).is_file():
         raise InputError(f"--posterior: file not found: {path} (run `outsourcing-abm calibrate` first)")
     post = pd.read_csv(path)
     if "weight" not in post.columns or len(post) == 0:
-        raise InputError(f"--posterior: {path} has no weight column or no rows")
-    from ..core.params import RANGES
-
+        raise InputError(f"--posterior: {shorten(path)} has no weight column or no rows")
     unknown = [c for c in post.columns if c != "weight" and c not in RANGES]
     if unknown:
-        raise InputError(f"--posterior: column {unknown[0]!r} is not a model parameter (see `outsourcing-abm params`)")
+        raise InputError(f"--posterior: column {shorten(repr(unknown[0]))} is not a model parameter "
+                         "(see `outsourcing-abm params`)")
     w = pd.to_numeric(post["weight"], errors="coerce").to_numpy(dtype=float)
     if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
-        raise InputError(f"--posterior: weights in {path} must be finite, non-negative and not all zero")
+        raise InputError(f"--posterior: weights in {shorten(path)} must be finite, non-negative and not all zero")
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(post), size=n, replace=True, p=w / w.sum())
     return post.drop(columns="weight").iloc[idx].reset_index(drop=True)
 
+
+@dataclass
+class Plan:
+    """The runs of a forecast: posterior draws x seeds of one scenario."""
+
+    scenario: Path
+    base: Params
+    overrides: list[str]
+    posterior: Path
+    root_seed: int
+    draws: int
+    seeds_per_draw: int
+    distinct: int
+    seeds: list[int]
+    jobs: list[Job] = field(default_factory=list)
+
+
+def plan(scenario: Path, overrides: list[str] | tuple[str, ...], posterior: Path, draws: int, seeds: int,
+         root_seed: int) -> Plan:
+    """Check the inputs and lay out the runs (nothing runs here)."""
+    base = load_scenario(scenario, overrides)
+    if base.end_year < LAST_YEAR:
+        raise InputError(f"end_year: the forecast runs to {LAST_YEAR}, got {base.end_year}")
+    d = posterior_draws(Path(posterior), draws, root_seed)
+    seed_list = seeds_from(root_seed, draws * seeds)
+    jobs = [Job(f"d{i:03d}-s{j:03d}", base.replace(**{k: float(v) for k, v in row.items()}), seed_list[i * seeds + j])
+            for i, row in d.iterrows() for j in range(seeds)]
+    return Plan(Path(scenario), base, list(overrides), Path(posterior), root_seed, draws, seeds,
+                len(d.drop_duplicates()), seed_list, jobs)
+
+
+# ---------------------------------------------------------------------------------------
+# Outputs
+# ---------------------------------------------------------------------------------------
 
 def bands(cy: pd.DataFrame) -> pd.DataFrame:
     """Long table of quantiles over runs: year, city, metric, p05..p95."""
@@ -63,98 +138,80 @@ def bands(cy: pd.DataFrame) -> pd.DataFrame:
                          else (s.map(m_order) if s.name == "metric" else s)).reset_index(drop=True)
 
 
-def plan_probability(cy: pd.DataFrame) -> pd.DataFrame:
-    nj = cy[(cy["city"] == "Neijiang") & (cy["year"] == LAST_YEAR)]
-    rows = [{"goal": col, "plan": goal, "p50_2030": float(nj[col].median()),
-             "probability": float((nj[col] >= goal).mean())} for col, goal in PLAN.items()]
-    every = np.ones(len(nj), dtype=bool)
-    for col, goal in PLAN.items():
-        every &= nj[col].to_numpy() >= goal
-    rows.append({"goal": "all four", "plan": np.nan, "p50_2030": np.nan, "probability": float(every.mean())})
+def plan_probability(cy: pd.DataFrame, city_plan: CityPlan) -> pd.DataFrame:
+    """Median level and probability of reaching each goal of ``city_plan`` (and all at once)."""
+    at = cy[(cy["city"] == city_plan.city) & (cy["year"] == city_plan.year)]
+    rows = [{"goal": col, "plan": goal, f"p50_{city_plan.year}": float(at[col].median()),
+             "probability": float((at[col] >= goal).mean())} for col, goal in city_plan.goals.items()]
+    every = np.ones(len(at), dtype=bool)
+    for col, goal in city_plan.goals.items():
+        every &= at[col].to_numpy() >= goal
+    rows.append({"goal": f"all {len(city_plan.goals)}" if len(city_plan.goals) != 4 else "all four", "plan": np.nan,
+                 f"p50_{city_plan.year}": np.nan, "probability": float(every.mean())})
     return pd.DataFrame(rows)
 
 
-def plot(cy: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    nj = cy[(cy["city"] == "Neijiang") & (cy["year"] >= 2015)]
+def plot(cy: pd.DataFrame, city: str, path: Path, goals: dict[str, float] | None = None) -> None:
+    plt = pyplot()
+    fc = cy[(cy["city"] == city) & (cy["year"] >= 2015)]
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     for ax, col, scale, title in zip(axes, ["firms", "employment", "output_cny", "tax_cny"], [1, 1, 1e8, 1e8],
                                      ["SO establishments", "SO employment (persons)",
                                       "SO output (100 million CNY)", "SO tax (100 million CNY)"]):
-        q = nj.groupby("year")[col].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack() / scale
+        q = fc.groupby("year")[col].quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack() / scale
         ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.2, color="tab:blue", lw=0, label="90%")
         ax.fill_between(q.index, q[0.25], q[0.75], alpha=0.4, color="tab:blue", lw=0, label="50%")
         ax.plot(q.index, q[0.5], color="tab:blue", lw=2, label="median")
-        ax.axvline(2023.5, color="grey", ls=":", lw=1)
-        goal = {"firms": PLAN["firms"], "output_cny": PLAN["output_cny"], "tax_cny": PLAN["tax_cny"]}.get(col)
+        ax.axvline(FIRST_YEAR - 0.5, color="grey", ls=":", lw=1)
+        goal = (goals or {}).get(col)
         if goal:
-            ax.axhline(goal / scale, color="crimson", ls="--", lw=1, label="park plan")
+            ax.axhline(goal / scale, color="crimson", ls="--", lw=1, label="plan")
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=6)
-    fig.suptitle("Neijiang forecast under current policy: posterior draws x seeds (calibrated to 2023 data)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.suptitle(f"{city} forecast under current policy: posterior draws x seeds (calibrated to {FIRST_YEAR - 1} data)")
+    save(fig, path)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common_arguments(parser, 2, "results/forecast")
-    parser.add_argument("--draws", type=int, default=20, metavar="N", help="posterior draws (default 20)")
-    parser.add_argument("--posterior", default=str(POSTERIOR), metavar="CSV",
-                        help="weighted posterior sample (default experiments/posterior.csv)")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    from ..provenance import code_provenance as provenance
-
-    if args.draws < 1:
-        raise InputError(f"--draws: expected a whole number of at least 1, got {args.draws}")
-    scenario = scenario_from(args)
-    base = load_scenario(scenario, args.overrides)
-    if base.end_year < LAST_YEAR:
-        raise InputError(f"end_year: the forecast runs to {LAST_YEAR}, got {base.end_year}")
-    draws = posterior_draws(Path(args.posterior), args.draws, args.root_seed)
-    distinct = len(draws.drop_duplicates())
-    seeds = seeds_from(args.root_seed, args.draws * args.seeds)
-    jobs = [(base.replace(**{k: float(v) for k, v in row.items()}), seeds[i * args.seeds + j])
-            for i, row in draws.iterrows() for j in range(args.seeds)]
-    client, cluster = connect_from(args)
-    try:
-        tables = run_many(client, jobs, "forecast", not args.quiet)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    cy = pd.concat([t.assign(run=i) for i, t in enumerate(tables)], ignore_index=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    bands(cy).to_csv(out / "forecast.csv", index=False, float_format="%.6g")
-    plan = plan_probability(cy)
-    plan.to_csv(out / "plan.csv", index=False, float_format="%.6g")
-    plot(cy, out / "forecast_neijiang.png")
-    lines = [f"# Neijiang's park plan by {LAST_YEAR} under current policy", "",
-             f"{len(jobs)} runs ({args.draws} posterior draws x {args.seeds} seeds) of `{scenario.name}`; "
-             f"the draws hold {distinct} distinct parameter set{'s' if distinct != 1 else ''} (a degenerate "
+def _plan_md(p: Plan, city_plan: CityPlan, table: pd.DataFrame) -> str:
+    y = city_plan.year
+    lines = [f"# {city_plan.city}'s {city_plan.name} by {y} under current policy", "",
+             f"{len(p.jobs)} runs ({p.draws} posterior draws x {p.seeds_per_draw} seeds) of `{p.scenario.name}`; "
+             f"the draws hold {p.distinct} distinct parameter set{'s' if p.distinct != 1 else ''} (a degenerate "
              "posterior gives few, and then the bands are mostly seed noise). "
-             "Plan: seed fact `nj_new_park_plan` (2023-05).", "",
-             "| goal | plan | model median 2030 | probability of reaching it |", "|---|---|---|---|"]
-    for _, r in plan.iterrows():
-        lines.append(f"| {r['goal']} | {r['plan']:.4g} | {r['p50_2030']:.4g} | {r['probability']:.0%} |")
-    (out / "plan.md").write_text("\n".join(lines) + "\n")
-    (out / "run.json").write_text(json.dumps({"scenario": str(scenario), "overrides": args.overrides,
-                                              "draws": args.draws, "distinct_parameter_sets": distinct,
-                                              "seeds_per_draw": args.seeds,
-                                              "root_seed": args.root_seed, "posterior": str(args.posterior),
-                                              **provenance()}, indent=2))
-    print(f"wrote {out / 'forecast.csv'} ({len(jobs)} runs)")
-    nj = cy[(cy["city"] == "Neijiang") & (cy["year"] == LAST_YEAR)]
-    print(f"Neijiang {LAST_YEAR}: employment median {nj['employment'].median():,.0f} "
-          f"(90%: {nj['employment'].quantile(0.05):,.0f} to {nj['employment'].quantile(0.95):,.0f}); "
-          f"firms median {nj['firms'].median():.0f}")
-    for _, r in plan.iterrows():
-        print(f"  P(reach plan {r['goal']}) = {r['probability']:.0%}")
-    return 0
+             f"Overrides: {', '.join(f'`{o}`' for o in p.overrides) or 'none'}; root seed {p.root_seed}. "
+             f"Plan: {city_plan.source}.", "",
+             f"| goal | plan | model median {y} | probability of reaching it |", "|---|---|---|---|"]
+    for _, r in table.iterrows():
+        lines.append(f"| {r['goal']} | {r['plan']:.4g} | {r[f'p50_{y}']:.4g} | {r['probability']:.0%} |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Result:
+    out: Path
+    city_year: pd.DataFrame
+    focus: str
+    plan_table: pd.DataFrame | None
+
+
+def forecast(p: Plan, *, client: Any, out: Path, plans: dict[str, CityPlan], command: str,
+             progress: bool = True, resume: bool = False) -> Result:
+    """Run the forecast ``p`` into ``out`` (see the module docstring)."""
+    check_out(out, "forecast", p.jobs, p.overrides, resume)
+    tables = run_in_folder(client, p.jobs, out, identity("forecast", p.jobs, p.overrides), label="forecast",
+                           progress=progress, resume=resume)
+    cy = pd.concat([t.assign(run=i) for i, t in enumerate(tables)], ignore_index=True)
+    write_text_atomic(out / "forecast.csv", bands(cy).to_csv(index=False, float_format="%.6g"))
+    focus = p.base.focus_city
+    city_plan = plans.get(focus)
+    table = None
+    if city_plan is not None:
+        table = plan_probability(cy, city_plan)
+        write_text_atomic(out / "plan.csv", table.to_csv(index=False, float_format="%.6g"))
+        write_text_atomic(out / "plan.md", _plan_md(p, city_plan, table))
+    plot(cy, focus, out / f"forecast_{focus.lower()}.png", city_plan.goals if city_plan else None)
+    write_json_atomic(out / "run.json", record(
+        command=command, scenario=p.scenario, params=p.base, overrides=p.overrides, seeds=p.seeds,
+        draws=p.draws, distinct_parameter_sets=p.distinct, seeds_per_draw=p.seeds_per_draw, root_seed=p.root_seed,
+        posterior=str(p.posterior), plan=city_plan.__dict__ if city_plan else None))
+    return Result(out, cy, focus, table)

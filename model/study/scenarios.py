@@ -10,12 +10,12 @@ as an array of tables ``[[levers.<City>.<lever>]]`` and addressed ``levers.<City
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
 from ..core.params import FIELD_TYPES, Params, params_from_dict
+from .inputs import read_toml
 
 
 _SCENARIO_META = {"name", "description", "inherits"}
@@ -24,16 +24,9 @@ _SCENARIO_META = {"name", "description", "inherits"}
 def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Merged raw dict of a scenario file and the files it inherits from."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"scenario: file not found: {path}")
+    raw = read_toml(path, "scenario")
     if path.resolve() in _seen:
         raise InputError(f"inherits: cycle through {path}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"scenario: {path} is not valid TOML ({e})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"scenario: {path} is not UTF-8 text") from None
     base: dict[str, Any] = {}
     if "inherits" in raw:
         parent = raw["inherits"]
@@ -41,6 +34,22 @@ def read_scenario_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[s
             raise InputError("inherits: expected a file name")
         base = read_scenario_dict(path.parent / parent, _seen + (path.resolve(),))
     return merge_dicts(base, {k: v for k, v in raw.items() if k not in _SCENARIO_META})
+
+
+def inherits_chain(path: str | Path) -> list[Path]:
+    """The files a scenario inherits from, nearest first (not the file itself)."""
+    out: list[Path] = []
+    path = Path(path)
+    seen = {path.resolve()}
+    while True:
+        parent = read_toml(path, "scenario").get("inherits")
+        if not isinstance(parent, str):
+            return out
+        path = path.parent / parent
+        if path.resolve() in seen:
+            raise InputError(f"inherits: cycle through {path}")
+        seen.add(path.resolve())
+        out.append(path)
 
 
 def merge_dicts(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

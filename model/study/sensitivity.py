@@ -1,6 +1,6 @@
 """Global sensitivity analysis: Sobol indices and Morris screening (SALib) on the sweep machinery.
 
-``outsourcing-abm sensitivity experiments/sensitivity.toml --out DIR`` reads one design file
+``run_sensitivity(design file, DIR)`` (``outsourcing-abm sensitivity``) reads one design file
 whose ``[parameters]`` give each factor's ``low`` and ``high``. It draws a Sobol' (Saltelli)
 sample and a Morris trajectory sample from them, runs both as ordinary sweeps on Dask (so
 they are resumable and reproducible exactly like ``outsourcing-abm sweep``), averages each
@@ -17,8 +17,6 @@ design point's outcome over its replications, and analyses the outcomes named in
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -27,8 +25,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ..core.errors import InputError
-from .sweep import (Design, _Interrupted, _write_json_atomic, add_design_arguments, cli_worker_memory,
-                    default_workers, error_line, load_design, provenance, run_sweep)
+from ..files import check_writable, write_json_atomic, write_text_atomic
+from ..provenance import record
+from .design import Design, load_design
+from .plots import pyplot, save
+from .sweep import check_out_dir, run_sweep
 
 #: Outcomes analysed when the design file names none (the issue's list).
 DEFAULT_METRICS = ("focus_employment_2025", "focus_employment_2030", "inland_share_2025",
@@ -87,11 +88,7 @@ def _analyse_morris(design: Design, y: np.ndarray) -> list[dict[str, Any]]:
 
 
 def _plot_sobol(rows: list[dict[str, Any]], metric: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = [r["parameter"] for r in rows]
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(names) + 1.6))
@@ -106,17 +103,11 @@ def _plot_sobol(rows: list[dict[str, Any]], metric: str, path: Path) -> None:
     ax.set_xlabel("Sobol index (bars: 95% confidence interval)")
     ax.set_title(f"Sobol indices: {metric}", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _plot_morris(rows: list[dict[str, Any]], metric: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = [r["parameter"] for r in rows]
     y = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(names) + 1.6))
@@ -130,9 +121,7 @@ def _plot_morris(rows: list[dict[str, Any]], metric: str, path: Path) -> None:
     ax.set_xlabel(f"elementary effect on {metric} (over each factor's whole range)")
     ax.set_title(f"Morris screening: {metric}", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def analyse(design: Design, sweep_dir: Path, out: Path, metrics: list[str],
@@ -174,9 +163,9 @@ def analyse(design: Design, sweep_dir: Path, out: Path, metrics: list[str],
     cols = (["metric", "parameter", "S1", "S1_conf", "ST", "ST_conf"] if design.method == "sobol"
             else ["metric", "parameter", "mu", "mu_star", "mu_star_conf", "sigma"])
     table = pd.DataFrame(rows, columns=cols)
-    table.to_csv(out / f"{design.method}_indices.csv", index=False, float_format="%.6g")
+    write_text_atomic(out / f"{design.method}_indices.csv", table.to_csv(index=False, float_format="%.6g"))
     if pairs:
-        pd.DataFrame(pairs).to_csv(out / "sobol_second_order.csv", index=False, float_format="%.6g")
+        write_text_atomic(out / "sobol_second_order.csv", pd.DataFrame(pairs).to_csv(index=False, float_format="%.6g"))
     return {"points": n, "runs": design.n_runs, "analysed": [m for m in metrics if m not in skipped],
             "skipped": skipped, "table": f"{design.method}_indices.csv"}
 
@@ -184,7 +173,8 @@ def analyse(design: Design, sweep_dir: Path, out: Path, metrics: list[str],
 def run_sensitivity(path: str | Path, out: str | Path, *, workers: int = 1, scheduler: str | None = None,
                     resume: bool = False, replications: int | None = None, overrides: list[str] | tuple = (),
                     analyses: tuple[str, ...] = ANALYSES, progress: bool = True, connect_timeout: float = 5.0,
-                    worker_memory: int | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    worker_memory: int | None = None, log: Callable[[str], None] | None = None,
+                    command: str | None = None) -> dict[str, Any]:
     """Run the Sobol and/or Morris sweeps of a design and write index tables and plots."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     out = Path(out)
@@ -195,56 +185,18 @@ def run_sensitivity(path: str | Path, out: str | Path, *, workers: int = 1, sche
             raise InputError(f"parameters: {meth} needs every factor as {{low = .., high = ..}}")
         designs[meth] = d
     metrics = design_metrics(next(iter(designs.values())))
+    check_writable(out, owned=("sensitivity.json", *ANALYSES))
     for meth, d in designs.items():
-        from .sweep import check_out_dir
-
         check_out_dir(out / meth, d, resume)
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {"design": str(path), "metrics": metrics, "analyses": {}}
     for meth, d in designs.items():
         s = run_sweep(d, out / meth, workers=workers, scheduler=scheduler, resume=resume, progress=progress,
-                      connect_timeout=connect_timeout, worker_memory=worker_memory, log=log)
+                      connect_timeout=connect_timeout, worker_memory=worker_memory, log=log, command=command)
         info = analyse(d, out / meth, out, metrics, log)
         info.update(ok=s.ok, failed=s.failed, options=d.options, parameters=d.problem)
         summary["analyses"][meth] = info
-    summary["provenance"] = provenance()
-    _write_json_atomic(out / "sensitivity.json", summary)
+    first = next(iter(designs.values()))
+    write_json_atomic(out / "sensitivity.json", record(command=command, scenario=first.scenario, params=first.base,
+                                                       overrides=overrides, **summary))
     return summary
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``outsourcing-abm sensitivity``."""
-    parser.add_argument("design", help="design file with [parameters] bounds, e.g. experiments/sensitivity.toml")
-    parser.add_argument("--out", metavar="DIR", help="output folder (default: results/sensitivity/<design name>)")
-    parser.add_argument("--only", choices=ANALYSES, help="run only the Sobol or only the Morris part")
-    add_design_arguments(parser)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    prog = "outsourcing-abm sensitivity"
-    try:
-        if args.workers is not None and args.workers < 1:
-            raise InputError(f"--workers: expected a whole number of at least 1, got {args.workers}")
-        if args.replications is not None and args.replications < 1:
-            raise InputError(f"--replications: expected a whole number of at least 1, got {args.replications}")
-        out = Path(args.out) if args.out else Path("results") / "sensitivity" / Path(args.design).stem
-        analyses = (args.only,) if args.only else ANALYSES
-        summary = run_sensitivity(args.design, out, workers=args.workers or default_workers(),
-                                  scheduler=args.scheduler, resume=args.resume, replications=args.replications,
-                                  overrides=args.overrides, analyses=analyses, progress=not args.quiet,
-                                  connect_timeout=args.connect_timeout, worker_memory=cli_worker_memory(args))
-    except InputError as e:
-        print(error_line(prog, e), file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(error_line(prog, e), file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, _Interrupted):
-        return 130
-    failed = 0
-    for meth, info in summary["analyses"].items():
-        failed += info["failed"]
-        print(f"{meth}: {info['runs']} runs ({info['failed']} failed), indices for "
-              f"{', '.join(info['analysed']) or 'no metric'} -> {out / info['table']}")
-    analysed = any(info["analysed"] for info in summary["analyses"].values())
-    return 0 if analysed and failed == 0 else 1

@@ -18,7 +18,6 @@ import pandas as pd
 
 from ..core.errors import InputError
 
-TARGETS_FILE = Path(__file__).resolve().parents[2] / "experiments" / "targets.toml"
 #: Latest year a target may refer to: later figures are held out for forecast checks.
 LAST_TARGET_YEAR = 2023
 TRANSFORMS = ("level", "ratio_to_city", "growth", "change", "change_growth", "first_year_positive",
@@ -58,7 +57,7 @@ class Target:
         return bool(np.isfinite(value) and self.low <= value <= self.high)
 
 
-def load_targets(path: str | Path = TARGETS_FILE) -> list[Target]:
+def load_targets(path: str | Path) -> list[Target]:
     """Read and check the targets file; InputError (one line, naming the field) when malformed."""
     path = Path(path)
     try:

@@ -1,0 +1,125 @@
+"""The calibration record (``calibration.json``) and the texts made from it: the calibrated
+scenario's header, the "## Calibration" sections of docs/performance.md and of the validation
+report. One home for each sentence, so the three say the same thing.
+
+The record has the one provenance schema of every output (``model.provenance.record``): the
+commit is read from ``record["provenance"]["git"]``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..files import replace_section, write_text_atomic
+from ..provenance import short_commit
+
+
+def commit_of(record: dict[str, Any]) -> str:
+    """``abc123def456[+dirty]`` of the code that made a record, "?" where it does not say."""
+    prov = record.get("provenance")
+    return short_commit(prov["git"]) if isinstance(prov, dict) and isinstance(prov.get("git"), dict) else "?"
+
+
+def describe_point_estimate(point: dict[str, Any]) -> str:
+    """How the point estimate was chosen, as one sentence (calibrated.toml, validation.md)."""
+    return point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
+
+
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of importance weights (particles)."""
+    w = weights / weights.sum()
+    return float(1.0 / np.sum(w ** 2))
+
+
+def is_degenerate(summary: dict[str, Any]) -> bool:
+    """A final population whose effective sample size is under a tenth of its particles."""
+    return summary.get("effective_sample_size", 0.0) < 0.1 * summary["population"]
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def write_calibrated(path: Path, summary: dict[str, Any], posterior_name: str = "posterior.csv") -> None:
+    """The calibrated scenario: the point estimate, each value with its 90% posterior interval."""
+    lines = [
+        "# Point estimate of the free parameters, written by `outsourcing-abm calibrate`",
+        f"# ({summary['model_runs']} model runs, {summary['wall_time_s']:.0f} s, commit {commit_of(summary)}).",
+        f"# Point estimate: {describe_point_estimate(summary['point_estimate'])}",
+        f"# Comments give each parameter's 90% interval in the final ABC-SMC population ({posterior_name}).",
+        "# baseline.toml and no_policy.toml inherit this file. Targets: experiments/targets.toml.",
+        'name = "calibrated"',
+        f'description = "ABC-SMC point estimate ({summary["population"]} particles, {summary["generations"]} generations, '
+        f'{summary["seeds_per_particle"]} seeds each; final epsilon {summary["epsilons"][-1]:.3g})."',
+        "",
+    ]
+    for k, v in summary["estimate"].items():
+        lo, hi = summary["interval_90"][k]
+        lines.append(f"{k} = {_sig(v)!r}   # 90%: {_sig(lo)} to {_sig(hi)}")
+    write_text_atomic(path, "\n".join(lines) + "\n")
+
+
+def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
+    """The "## Calibration" section of ``doc`` (docs/performance.md): wall time and model runs."""
+    runs, secs = summary["model_runs"], summary["wall_time_s"]
+    python = (summary.get("provenance") or {}).get("python", "?")
+    body = (f"Measured by `outsourcing-abm calibrate` (commit {commit_of(summary)}, "
+            f"Python {python}, {where}): "
+            f"ABC-SMC with {summary['population']} particles, {summary['generations']} generations after the prior, "
+            f"{summary['seeds_per_particle']} seeds per particle, proposal kernel covariance {summary.get('kernel_scaling', 1.0):g}x "
+            f"Silverman's rule, at {summary['fixed']}.\n\n"
+            f"| measure | value |\n|---|---|\n"
+            f"| model runs | {runs} |\n| wall time | {secs:.0f} s ({secs / 60:.1f} min) |\n"
+            f"| model runs per minute | {60 * runs / max(secs, 1e-9):.0f} |\n"
+            f"| final tolerance (mean squared half-widths) | {summary['epsilons'][-1]:.3g} |\n"
+            f"| effective sample size of the final population | {summary['effective_sample_size']:.1f} |\n")
+    point = summary.get("point_estimate", {})
+    if "candidates" in point:
+        body += (f"\nPoint estimate: {len(point['candidates'])} candidates rerun over {len(point['seeds'])} common seeds "
+                 f"({len(point['candidates']) * len(point['seeds'])} more model runs, not counted above); "
+                 f"chosen: {point['chosen']}.\n")
+    sizes = summary.get("effective_sample_sizes")
+    if sizes:
+        body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
+    if is_degenerate(summary):
+        body += ("\n**The final population is degenerate**: its importance weights sit on a few particles, so the "
+                 "point estimate is close to a single accepted particle, the 90% intervals understate the "
+                 "uncertainty, and forecasts drawn from this posterior carry little parameter uncertainty. "
+                 "More particles, or a wider transition kernel, are the remedies.\n")
+    replace_section(doc, "## Calibration", body)
+
+
+def calibration_section(path: Path | None, convergence_png: str = "img/calibration_convergence.png") -> list[str]:
+    """Markdown lines of the validation report on how the calibrated scenario was estimated."""
+    try:
+        c = json.loads(Path(path).read_text(encoding="utf-8")) if path is not None else None
+    except (OSError, ValueError):
+        c = None
+    if not isinstance(c, dict):
+        return ["", "## Calibration", "", f"No calibration record ({path or 'calibration.json'}) found."]
+    lines = ["", "## Calibration", "",
+             f"ABC-SMC (pyabc) on Dask: {c['population']} particles, {c['generations']} generations after the prior, "
+             f"{c['seeds_per_particle']} seeds per particle, {c['model_runs']} model runs in {c['wall_time_s']:.0f} s "
+             f"(commit {commit_of(c)}); effective sample size of the final population "
+             f"{c.get('effective_sample_size', float('nan')):.1f}; tolerance per generation: "
+             + ", ".join(f"{e:.3g}" for e in c["epsilons"]) + f". Fixed for speed: {c.get('fixed', {})}."]
+    if is_degenerate(c):
+        lines += ["", f"The final population is degenerate (effective sample size "
+                  f"{c['effective_sample_size']:.1f} of {c['population']}): the estimate is close to one "
+                  "accepted particle and the intervals below understate the uncertainty (docs/performance.md)."]
+    point = c.get("point_estimate", {"method": "weighted posterior median"})
+    lines += ["", f"Point estimate (what `calibrated.toml` holds): {describe_point_estimate(point)}"
+              + " Parameters not listed keep their defaults in `model/core/params.py` (their docstrings say why)."]
+    median = c.get("posterior_median", c["estimate"])
+    lines += ["", "| parameter | prior | estimate | weighted posterior median | 90% posterior interval |",
+              "|---|---|---|---|---|"]
+    for k, v in c["estimate"].items():
+        lo, hi = c["interval_90"][k]
+        plo, phi = c["priors"][k]
+        lines.append(f"| `{k}` | {plo:g} to {phi:g} | {v:.4g} | {median[k]:.4g} | {lo:.4g} to {hi:.4g} |")
+    lines += ["", f"![calibration convergence]({convergence_png})"]
+    return lines

@@ -1,0 +1,207 @@
+"""A folder of runs that survives being killed: the inputs record, the manifest, per-run files.
+
+::
+
+    DIR/inputs.json        what the folder was started with (kind, digest of every run's
+                           parameters and seed, --set overrides, package version); resuming
+                           refuses other inputs
+    DIR/manifest.jsonl     append-only log, one line per finished attempt (fsynced)
+    DIR/runs/<id>.parquet  one file per successful run (city-year rows), written atomically
+
+A run counts as done when its last manifest entry says ``ok`` (with its seed) and its file exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.params import Params
+from ..files import json_default, write_atomic, write_json_atomic
+
+INPUTS = "inputs.json"
+MANIFEST = "manifest.jsonl"
+RUNS = "runs"
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One simulation: an id unique in its folder, the parameters and the seed; ``tags`` are
+    extra integer columns of its run file and manifest entry (a sweep's point and replication)."""
+
+    id: str
+    params: Params
+    seed: int
+    tags: dict[str, int] = field(default_factory=dict)
+
+
+def jobs_digest(jobs: list[Job]) -> str:
+    """Hash of every job's id, parameters and seed: what decides the folder's results."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for j in jobs:
+        h.update(json.dumps([j.id, j.seed, j.params.to_dict()], sort_keys=True, default=json_default).encode())
+    return h.hexdigest()
+
+
+class Manifest:
+    """Append-only JSON-lines log of finished attempts; the last readable entry of a run wins."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if path.exists():
+            self._repair()
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def _repair(self) -> None:
+        """Drop a torn last line left by a kill in the middle of a write."""
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            with open(self.path, "r+b") as f:
+                f.truncate(keep)
+                f.flush()
+                os.fsync(f.fileno())
+
+    def append(self, entry: dict[str, Any]) -> None:
+        line = (json.dumps(entry, sort_keys=True, default=json_default) + "\n").encode()
+        os.write(self._fd, line)
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    @staticmethod
+    def read(path: Path) -> dict[str, dict[str, Any]]:
+        return read_manifest(path)
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The last entry of every run (a line that is not JSON, e.g. torn by a kill, is skipped)."""
+    last: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return last
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                e = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(e, dict) and "run_id" in e:
+                last[e["run_id"]] = e
+    return last
+
+
+def run_file(folder: Path, job_id: str) -> Path:
+    return folder / RUNS / f"{job_id}.parquet"
+
+
+def write_run_file(folder: Path, job: Job, city_year: Any, metrics: dict[str, float]) -> Path:
+    """The run's city-year rows with its id, tags and seed in front, atomically; the metrics
+    ride in the file's metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = city_year.reset_index(drop=True).copy()
+    front = ["run_id", *job.tags, "seed"]
+    df = df.drop(columns=[c for c in front if c in df.columns])
+    df.insert(0, "run_id", job.id)
+    for i, (k, v) in enumerate(job.tags.items(), start=1):
+        df.insert(i, k, np.int64(v))
+    df.insert(len(front) - 1, "seed", np.int64(job.seed))
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"oabm.metrics"] = json.dumps(metrics, sort_keys=True).encode()
+    table = table.replace_schema_metadata(meta)
+    return write_atomic(run_file(folder, job.id), lambda f: pq.write_table(table, f))
+
+
+def read_run_table(folder: Path, job: Job) -> Any:
+    """A run file's city-year rows without the columns ``write_run_file`` put in front."""
+    import pandas as pd
+
+    df = pd.read_parquet(run_file(folder, job.id))
+    return df.drop(columns=[c for c in ("run_id", *job.tags, "seed") if c in df.columns])
+
+
+class RunFolder:
+    """The inputs record, manifest and run files of one folder (see the module docstring)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.manifest: Manifest | None = None
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    def holds_runs(self) -> bool:
+        runs = self.path / RUNS
+        return (self.manifest_path.exists() or (self.path / INPUTS).exists()
+                or (runs.is_dir() and any(runs.iterdir())))
+
+    def recorded(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.path / INPUTS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def check(self, identity: dict[str, Any], resume: bool) -> None:
+        """An InputError if ``resume`` would continue runs of other inputs than ``identity``."""
+        old = self.recorded()
+        if resume and old is not None and old.get("digest") != identity["digest"]:
+            raise InputError(f"--resume: {identity.get('differs', 'the inputs')} differ from those of {self.path} "
+                             "(rerun with the same inputs, or use another folder)")
+
+    def start(self, identity: dict[str, Any], fresh: bool = False) -> None:
+        """Create the folder (emptied of earlier runs with ``fresh``), record the inputs and open
+        the manifest."""
+        import shutil
+
+        if fresh:
+            self.manifest_path.unlink(missing_ok=True)
+            (self.path / INPUTS).unlink(missing_ok=True)
+            shutil.rmtree(self.path / RUNS, ignore_errors=True)
+        (self.path / RUNS).mkdir(parents=True, exist_ok=True)
+        record = {k: v for k, v in identity.items() if k != "differs"}
+        old = self.recorded()
+        record["started"] = old.get("started", now()) if old else now()
+        write_json_atomic(self.path / INPUTS, record)
+        self.manifest = Manifest(self.manifest_path)
+
+    def completed(self, jobs: list[Job]) -> dict[str, dict[str, Any]]:
+        """Manifest entries of the jobs that finished successfully and whose file exists."""
+        entries = read_manifest(self.manifest_path)
+        return {j.id: entries[j.id] for j in jobs
+                if j.id in entries and entries[j.id].get("status") == "ok" and entries[j.id].get("seed") == j.seed
+                and run_file(self.path, j.id).is_file()}
+
+    def record(self, job: Job, res: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """Write a finished attempt: its run file (when it succeeded), then its manifest line."""
+        assert self.manifest is not None, "start() the folder first"
+        entry = {"run_id": job.id, **job.tags, "seed": job.seed, "attempt": attempt,
+                 "seconds": res.get("seconds"), "worker": f"{res.get('host')}:{res.get('pid')}", "finished": now()}
+        if res["ok"]:
+            f = write_run_file(self.path, job, res["city_year"], res["metrics"])
+            entry.update(status="ok", file=str(f.relative_to(self.path)), metrics=res["metrics"])
+        else:
+            entry.update(status="failed", error=res["error"])
+        self.manifest.append(entry)
+        return entry
+
+    def close(self) -> None:
+        if self.manifest is not None:
+            self.manifest.close()
+            self.manifest = None
