@@ -8,17 +8,20 @@
     DIR/manifest.jsonl     append-only log, one line per finished attempt (fsynced)
     DIR/runs/<id>.parquet  one file per successful run (city-year rows), written atomically
 
-A run counts as done when its last manifest entry says ``ok`` (with its seed) and its file exists.
+A run counts as done when its last readable manifest entry says ``ok`` (with its seed) and its
+file is whole. An unreadable manifest line (not UTF-8, not JSON) or a run file cut short is not
+an error: the run is simply not done, runs again, and one line says so.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,10 +32,15 @@ from ..files import json_default, write_atomic, write_json_atomic
 INPUTS = "inputs.json"
 MANIFEST = "manifest.jsonl"
 RUNS = "runs"
+_PARQUET_MAGIC = b"PAR1"
 
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def stderr_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -85,23 +93,48 @@ class Manifest:
 
     @staticmethod
     def read(path: Path) -> dict[str, dict[str, Any]]:
-        return read_manifest(path)
+        return read_manifest(path)[0]
 
 
-def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    """The last entry of every run (a line that is not JSON, e.g. torn by a kill, is skipped)."""
+def read_manifest(path: Path) -> tuple[dict[str, dict[str, Any]], int]:
+    """(last entry of every run, number of unreadable lines). A torn last line (a kill in the
+    middle of a write) is not counted: it is the normal trace of an interrupted run."""
     last: dict[str, dict[str, Any]] = {}
     if not path.exists():
-        return last
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            try:
-                e = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(e, dict) and "run_id" in e:
-                last[e["run_id"]] = e
-    return last
+        return last, 0
+    lines = path.read_bytes().split(b"\n")
+    lines.pop()  # after the final newline: b"", or a torn line
+    bad = 0
+    for raw in lines:
+        if not raw.strip():
+            continue
+        try:
+            e = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            bad += 1
+            continue
+        if isinstance(e, dict) and "run_id" in e:
+            last[e["run_id"]] = e
+        else:
+            bad += 1
+    return last, bad
+
+
+def parquet_whole(path: Path) -> bool:
+    """Whether ``path`` ends like a complete Parquet file (magic bytes at both ends, a footer that
+    fits); a file cut short by a full disk or a kill does not."""
+    try:
+        size = path.stat().st_size
+        if size < 12:
+            return False
+        with open(path, "rb") as f:
+            if f.read(4) != _PARQUET_MAGIC:
+                return False
+            f.seek(size - 8)
+            tail = f.read(8)
+    except OSError:
+        return False
+    return tail[4:] == _PARQUET_MAGIC and 12 + int.from_bytes(tail[:4], "little") <= size
 
 
 def run_file(folder: Path, job_id: str) -> Path:
@@ -139,9 +172,16 @@ def read_run_table(folder: Path, job: Job) -> Any:
 class RunFolder:
     """The inputs record, manifest and run files of one folder (see the module docstring)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, log: Callable[[str], None] | None = None):
         self.path = Path(path)
+        self.log = log or stderr_line
         self.manifest: Manifest | None = None
+        self._said: set[str] = set()
+
+    def _say(self, text: str) -> None:
+        if text not in self._said:
+            self._said.add(text)
+            self.log(text)
 
     @property
     def manifest_path(self) -> Path:
@@ -182,11 +222,25 @@ class RunFolder:
         self.manifest = Manifest(self.manifest_path)
 
     def completed(self, jobs: list[Job]) -> dict[str, dict[str, Any]]:
-        """Manifest entries of the jobs that finished successfully and whose file exists."""
-        entries = read_manifest(self.manifest_path)
-        return {j.id: entries[j.id] for j in jobs
-                if j.id in entries and entries[j.id].get("status") == "ok" and entries[j.id].get("seed") == j.seed
-                and run_file(self.path, j.id).is_file()}
+        """Manifest entries of the jobs that finished successfully and whose file is whole; one
+        line says so where a manifest line or a run file could not be read (those run again)."""
+        entries, bad = read_manifest(self.manifest_path)
+        if bad:
+            self._say(f"{self.manifest_path}: {bad} unreadable line(s) ignored; the runs they recorded run again")
+        done, broken = {}, []
+        for j in jobs:
+            e = entries.get(j.id)
+            f = run_file(self.path, j.id)
+            if e is None or e.get("status") != "ok" or e.get("seed") != j.seed or not f.is_file():
+                continue
+            if parquet_whole(f):
+                done[j.id] = e
+            else:
+                broken.append(f.name)
+        if broken:
+            self._say(f"{self.path / RUNS}: {len(broken)} run file(s) are cut short ({', '.join(broken[:3])}"
+                      f"{', ...' if len(broken) > 3 else ''}); those runs run again")
+        return done
 
     def record(self, job: Job, res: dict[str, Any], attempt: int) -> dict[str, Any]:
         """Write a finished attempt: its run file (when it succeeded), then its manifest line."""

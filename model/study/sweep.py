@@ -35,7 +35,7 @@ from ..provenance import record
 from .checks import is_int_key
 from .design import Design, run_id
 from .executor import close, connect, run_jobs
-from .manifest import MANIFEST, Job, RunFolder, now, read_manifest, run_file
+from .manifest import MANIFEST, Job, RunFolder, now, parquet_whole, read_manifest, run_file
 from .seeds import SEEDING
 from .signals import sigterm_interrupts
 
@@ -113,7 +113,7 @@ def run_sweep(design: Design, out: str | Path, *, workers: int = 1, scheduler: s
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     check_out_dir(out, design, resume)
     jobs = jobs_of(design)
-    folder = RunFolder(out)
+    folder = RunFolder(out, log)
     t0 = time.perf_counter()
     client = cluster = None
     todo = len(jobs) - len(folder.completed(jobs)) if resume else len(jobs)
@@ -166,7 +166,7 @@ def _history(out: Path) -> list[dict[str, Any]]:
 def _run_rows(out: Path, design: Design) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """One row per run from the manifest (design values, seed, status), the metric names and the
     ids of the runs whose file is whole, in (point, replication) order."""
-    entries = read_manifest(out / MANIFEST)
+    entries, _ = read_manifest(out / MANIFEST)
     seeds = design.seeds()
     rows = []
     metric_names: set[str] = set()
@@ -175,7 +175,7 @@ def _run_rows(out: Path, design: Design) -> tuple[list[dict[str, Any]], list[str
         for r in range(design.replications):
             rid = run_id(p.index, r)
             e = entries.get(rid)
-            ok = e is not None and e.get("status") == "ok" and run_file(out, rid).is_file()
+            ok = e is not None and e.get("status") == "ok" and parquet_whole(run_file(out, rid))
             row: dict[str, Any] = {"run_id": rid, "point": p.index, "replication": r, "seed": int(seeds[p.index, r])}
             if design.method == "arms":
                 row.update(arm=p.arm, group=p.group)
@@ -187,7 +187,8 @@ def _run_rows(out: Path, design: Design) -> tuple[list[dict[str, Any]], list[str
                 metric_names.update(row["_metrics"])
                 ok_ids.append(rid)
             elif e is not None:
-                row.update(status="failed", error=e.get("error"))
+                row.update(status="failed", error=e.get("error") if e.get("status") != "ok"
+                           else "run file unreadable (run the sweep again with --resume)")
                 row["_metrics"] = {}
             else:
                 row.update(status="missing", error=None)

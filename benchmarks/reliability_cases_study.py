@@ -1,0 +1,59 @@
+"""The study commands' rows of the reliability table (docs/reliability.md): sweeps, sensitivity,
+the policy report, calibration, validation and forecast. ``benchmarks/reliability.py`` runs each
+case's command in a fresh temporary folder after its ``setup`` (see there for the keys)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS = ROOT / "experiments"
+QUICK = ["--workers", "1", "--quiet"]
+
+
+def _design(points: int = 3, name: str = "tiny", extra: str = "") -> str:
+    values = ", ".join(f"{0.3 + 0.02 * i:.2f}" for i in range(points))
+    return (f'name = "{name}"\nscenario = "{EXPERIMENTS / "baseline.toml"}"\nmethod = "factorial"\n'
+            f"replications = 1\nroot_seed = 4242\n[fixed]\nend_year = 2007\npersons_per_agent = 1000\n"
+            f"[parameters]\nmodelled_share = [{values}]\n{extra}")
+
+
+def write(name: str, data: str | bytes) -> Callable[[Path], None]:
+    def setup(d: Path) -> None:
+        p = d / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return setup
+
+
+def _cli(d: Path, *args: str) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "model", *args], cwd=d, env=env, check=True, capture_output=True,
+                   timeout=300)
+
+
+def finished_sweep(d: Path) -> None:
+    """A finished sweep of a 3-point design in d/sw (design d/tiny.toml)."""
+    write("tiny.toml", _design())(d)
+    _cli(d, "sweep", "tiny.toml", "--out", "sw", *QUICK)
+
+
+def damaged_sweep(d: Path) -> None:
+    """A finished sweep with a manifest line that is not UTF-8 and a run file cut short."""
+    finished_sweep(d)
+    m = d / "sw" / "manifest.jsonl"
+    m.write_bytes(m.read_bytes().replace(b'"status": "ok"', b'"status": "\xffok"', 1))
+    f = d / "sw" / "runs" / "p000001-r000.parquet"
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+def study_cases() -> list[dict[str, Any]]:
+    return [
+        dict(id="sweep-damaged-resume", item="13.4",
+             what="--resume of a sweep whose manifest has a non-UTF-8 line and whose run file is cut short",
+             setup=damaged_sweep, argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK], expect_exit=0),
+    ]
