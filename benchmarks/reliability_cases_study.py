@@ -51,9 +51,37 @@ def damaged_sweep(d: Path) -> None:
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
 
 
+def sweep_without(*names: str) -> Callable[[Path], None]:
+    """A finished sweep in d/sw with some of its records deleted."""
+    def setup(d: Path) -> None:
+        finished_sweep(d)
+        for n in names:
+            (d / "sw" / n).unlink()
+    return setup
+
+
+def sweep_of_version(version: str) -> Callable[[Path], None]:
+    def setup(d: Path) -> None:
+        import json
+
+        finished_sweep(d)
+        p = d / "sw" / "inputs.json"
+        p.write_text(json.dumps({**json.loads(p.read_text()), "version": version}))
+    return setup
+
+
 def study_cases() -> list[dict[str, Any]]:
     return [
         dict(id="sweep-damaged-resume", item="13.4",
              what="--resume of a sweep whose manifest has a non-UTF-8 line and whose run file is cut short",
              setup=damaged_sweep, argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK], expect_exit=0),
+        dict(id="sweep-resume-other-set", item="13.5", what="--resume --set end_year=2008 of a sweep without sweep.json",
+             setup=sweep_without("sweep.json"),
+             argv=["sweep", "tiny.toml", "--out", "sw", "--resume", "--set", "end_year=2008", *QUICK], expect_exit=2),
+        dict(id="sweep-resume-no-record", item="13.5", what="--resume of a folder with runs but no inputs record",
+             setup=sweep_without("sweep.json", "inputs.json"),
+             argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK], expect_exit=2),
+        dict(id="sweep-resume-other-version", item="13.5", what="--resume of a sweep started by another package version",
+             setup=sweep_of_version("0.0.1"), argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK],
+             expect_exit=2),
     ]

@@ -93,3 +93,43 @@ def test_damaged_manifest_line_and_truncated_run_file_run_again(finished, tmp_pa
     assert len(said) == 2, r.stderr  # one line each
     for f in TABLES:
         assert (out / f).read_bytes() == (done / f).read_bytes(), f
+
+
+# ----------------------------------------------------------------------------------------
+# Item 5: --resume continues only what the folder was started with
+# ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("damage, args, words", [
+    ("no sweep.json", ["--set", "end_year=2008"], ["--resume", "end_year=2008"]),
+    ("no sweep.json", ["--set", "end_year=2007"], ["--resume", "end_year=2007"]),  # same values, other --set
+    ("no record", [], ["--resume", "no readable record"]),
+    ("other version", [], ["--resume", "0.0.1"]),
+])
+def test_resume_refuses_other_inputs(finished, tmp_path, damage, args, words):
+    design, done = finished
+    out = copy_sweep(done, tmp_path / "sw")
+    if damage in ("no sweep.json", "no record"):
+        (out / "sweep.json").unlink()
+    if damage == "no record":
+        (out / "inputs.json").unlink()
+    if damage == "other version":
+        rec = json.loads((out / "inputs.json").read_text())
+        (out / "inputs.json").write_text(json.dumps({**rec, "version": "0.0.1"}))
+    before = (out / "manifest.jsonl").read_bytes()
+    r = cli("sweep", str(design), "--out", str(out), "--workers", "1", "--resume", "--quiet", *args, cwd=tmp_path)
+    one_line_error(r, *words)
+    assert (out / "manifest.jsonl").read_bytes() == before  # nothing ran
+
+
+def test_inputs_are_recorded_before_the_first_run(tmp_path):
+    from model.study.design import load_design
+    from model.study.sweep import identity, jobs_of
+    from model.study.manifest import RunFolder
+
+    d = load_design(tiny_design(tmp_path), overrides=["persons_per_agent=1000"])
+    folder = RunFolder(tmp_path / "sw")
+    folder.start(identity(d))
+    folder.close()
+    rec = json.loads((tmp_path / "sw" / "inputs.json").read_text())
+    assert rec["digest"] == d.digest and rec["overrides"] == ["persons_per_agent=1000"] and rec["version"]
+    assert not folder.completed(jobs_of(d))

@@ -3,8 +3,9 @@
 ::
 
     DIR/inputs.json        what the folder was started with (kind, digest of every run's
-                           parameters and seed, --set overrides, package version); resuming
-                           refuses other inputs
+                           parameters and seed, --set overrides, package version), written
+                           before the first run; resuming refuses other inputs, and a folder
+                           with runs but no such record
     DIR/manifest.jsonl     append-only log, one line per finished attempt (fsynced)
     DIR/runs/<id>.parquet  one file per successful run (city-year rows), written atomically
 
@@ -198,10 +199,25 @@ class RunFolder:
         except (OSError, ValueError):
             return None
 
-    def check(self, identity: dict[str, Any], resume: bool) -> None:
-        """An InputError if ``resume`` would continue runs of other inputs than ``identity``."""
-        old = self.recorded()
-        if resume and old is not None and old.get("digest") != identity["digest"]:
+    def check(self, identity: dict[str, Any], resume: bool, *, legacy: dict[str, Any] | None = None) -> None:
+        """With ``resume``, an InputError unless this folder holds no runs yet or was started with
+        the same inputs (digest), --set overrides and package version as ``identity``. ``legacy``:
+        the identity of a folder started before inputs.json existed, if it can tell."""
+        if not resume or not self.holds_runs():
+            return
+        old = self.recorded() or legacy
+        if old is None:
+            raise InputError(f"--resume: {self.path} holds runs but no readable record of the inputs that made "
+                             f"them ({INPUTS}); start a new folder")
+        if old.get("version") != identity["version"]:
+            raise InputError(f"--resume: {self.path} was started by outsourcing-abm {old.get('version')}, this is "
+                             f"{identity['version']} (finish it with that version, or use another folder)")
+        if list(old.get("overrides") or []) != list(identity["overrides"]):
+            was = " ".join(f"--set {o}" for o in old.get("overrides") or []) or "no --set"
+            now_ = " ".join(f"--set {o}" for o in identity["overrides"]) or "no --set"
+            raise InputError(f"--resume: {self.path} was started with {was}, not {now_} "
+                             "(rerun with the same inputs, or use another folder)")
+        if old.get("digest") != identity["digest"]:
             raise InputError(f"--resume: {identity.get('differs', 'the inputs')} differ from those of {self.path} "
                              "(rerun with the same inputs, or use another folder)")
 

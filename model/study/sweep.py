@@ -6,7 +6,7 @@ design's root seed (``model.study.seeds``), so a run's seed depends only on its 
 design. Output folder::
 
     DIR/inputs.json       the digest of the design, the --set overrides and the package version
-                          the folder was started with
+                          the folder was started with (--resume refuses other inputs)
     DIR/sweep.json        provenance record: design, parameters, seeds, package, git commit, counts
     DIR/manifest.jsonl    append-only log, one line per finished attempt (fsynced)
     DIR/runs/<id>.parquet one file per finished run (city-year rows), written atomically
@@ -56,7 +56,7 @@ class SweepSummary:
 
 
 def identity(design: Design) -> dict[str, Any]:
-    """What a sweep folder is started with (recorded in inputs.json)."""
+    """What a sweep folder is started with and resumed only with (see RunFolder.check)."""
     from .. import __version__
 
     return {"kind": "sweep", "design": design.name, "digest": design.digest, "version": __version__,
@@ -64,23 +64,23 @@ def identity(design: Design) -> dict[str, Any]:
             "differs": "the design, its scenarios or --set/--replications"}
 
 
+def _legacy_identity(out: Path) -> dict[str, Any] | None:
+    """The identity of a folder started before inputs.json existed, from its sweep.json."""
+    try:
+        old = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
+        return {"digest": old["digest"], "version": old["provenance"]["version"],
+                "overrides": old["design"].get("cli_overrides", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def check_out_dir(out: Path, design: Design, resume: bool) -> None:
     """An InputError before anything runs unless ``out`` may take this sweep: a new folder, or
-    (with ``resume``) a sweep folder of the same design and overrides."""
-    sj = out / "sweep.json"
+    (with ``resume``) a sweep folder started with the same design, --set and package version."""
     check_writable(out)
-    if not resume:
-        if sj.exists() or (out / MANIFEST).exists():
-            raise InputError(f"--out: {out} already holds a sweep (use --resume to continue it, or another folder)")
-        return
-    if sj.exists():
-        try:
-            old = json.loads(sj.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            raise InputError(f"--resume: {sj} is unreadable (start a new folder)") from None
-        if old.get("digest") != design.digest:
-            raise InputError(f"--resume: the design, its scenarios or --set/--replications differ from the sweep "
-                             f"in {out} (rerun with the same inputs, or use another folder)")
+    if not resume and ((out / "sweep.json").exists() or (out / MANIFEST).exists()):
+        raise InputError(f"--out: {out} already holds a sweep (use --resume to continue it, or another folder)")
+    RunFolder(out).check(identity(design), resume, legacy=_legacy_identity(out))
 
 
 def sweep_meta(design: Design, workers: int | None, scheduler: str | None,
