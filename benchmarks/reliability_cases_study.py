@@ -84,4 +84,8 @@ def study_cases() -> list[dict[str, Any]]:
         dict(id="sweep-resume-other-version", item="13.5", what="--resume of a sweep started by another package version",
              setup=sweep_of_version("0.0.1"), argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK],
              expect_exit=2),
+        dict(id="unit-sweep-enospc", item="13.6", what="a full disk while a run file is written (injected ENOSPC)",
+             pytest="tests/test_study_safety.py::test_full_disk_leaves_no_temporary_and_names_the_file", expect_exit=0),
+        dict(id="unit-sweep-stale-tmp", item="13.6", what="resume of a folder with temporaries of killed writers",
+             pytest="tests/test_study_safety.py::test_resume_clears_stale_temporaries_of_killed_writers", expect_exit=0),
     ]

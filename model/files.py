@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable
@@ -17,7 +18,7 @@ def _tmp(path: Path) -> Path:
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
-    return write_atomic(path, lambda f: f.write(data))
+    return write_atomic(path, lambda f: f.write(data), name_file=False)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
@@ -59,9 +60,11 @@ def replace_section(path: str | Path, heading: str, body: str, title: str = "# P
     write_text_atomic(path, "\n".join(out) + "\n")
 
 
-def write_atomic(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
+def write_atomic(path: str | Path, write: Callable[[IO[bytes]], Any], *, name_file: bool = True) -> Path:
     """Write ``path`` by calling ``write(file)`` on a temporary sibling, then renaming it into
-    place. On any failure the temporary is removed and the old file, if any, stays as it was."""
+    place. On any failure (a full disk, an interrupt) the temporary is removed and the old file,
+    if any, stays as it was. With ``name_file`` an OSError that names no file, or only the
+    temporary, is raised again naming ``path`` (a full disk then says which file it was writing)."""
     path = Path(path)
     tmp = _tmp(path)
     try:
@@ -70,6 +73,11 @@ def write_atomic(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if name_file and (e.filename is None or str(e.filename) == str(tmp)):
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -80,6 +88,36 @@ def copy_atomic(src: str | Path, dst: str | Path) -> Path:
     """Copy ``src`` to ``dst`` atomically (``dst`` is complete or untouched)."""
     data = Path(src).read_bytes()
     return write_atomic(dst, lambda f: f.write(data))
+
+
+_TMP_NAME = re.compile(r"^\..+\.tmp-(\d+)$")
+
+
+def clean_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporaries (``.NAME.tmp-PID``) that killed writers of this module left in
+    ``folder``: those whose process no longer runs. Returns the files removed."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for p in folder.iterdir():
+        m = _TMP_NAME.match(p.name)
+        if m and p.is_file() and not _alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # nothing of this process is being written while it starts a job
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def check_writable(out: str | Path, *, owned: Iterable[str] | None = None, field: str = "--out",

@@ -133,3 +133,57 @@ def test_inputs_are_recorded_before_the_first_run(tmp_path):
     rec = json.loads((tmp_path / "sw" / "inputs.json").read_text())
     assert rec["digest"] == d.digest and rec["overrides"] == ["persons_per_agent=1000"] and rec["version"]
     assert not folder.completed(jobs_of(d))
+
+
+# ----------------------------------------------------------------------------------------
+# Item 6: a full disk leaves nothing behind and says which file; resume clears stale temporaries
+# ----------------------------------------------------------------------------------------
+
+DEAD_PID = 2**22 + 12345  # above Linux's pid_max: never a live process
+
+
+def test_full_disk_leaves_no_temporary_and_names_the_file(tmp_path, monkeypatch):
+    import errno
+
+    import pyarrow.parquet as pq
+
+    from model.study.design import load_design
+    from model.study.executor import run_jobs
+    from model.study.manifest import RunFolder
+    from model.study.sweep import identity, jobs_of
+
+    d = load_design(tiny_design(tmp_path, points=1))
+    folder = RunFolder(tmp_path / "sw")
+    folder.start(identity(d))
+
+    def full(table, where, *a, **kw):
+        where.write(b"PAR1 half a table")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full)
+    with pytest.raises(OSError) as e:
+        run_jobs(None, jobs_of(d), folder=folder, progress=False)
+    folder.close()
+    assert e.value.errno == errno.ENOSPC and "p000000-r000.parquet" in str(e.value)
+    left = [p.name for p in (tmp_path / "sw").rglob("*") if ".tmp-" in p.name]
+    assert not left, left
+
+
+def test_resume_clears_stale_temporaries_of_killed_writers(tmp_path):
+    from model.study.design import load_design
+    from model.study.manifest import RunFolder
+    from model.study.sweep import identity
+
+    d = load_design(tiny_design(tmp_path, points=1))
+    sw = tmp_path / "sw"
+    (sw / "runs").mkdir(parents=True)
+    stale = [sw / "runs" / f".p000000-r000.parquet.tmp-{DEAD_PID}", sw / f".sweep.json.tmp-{DEAD_PID}"]
+    live = sw / "runs" / f".p000000-r000.parquet.tmp-{os.getppid()}"  # a writer that still runs
+    for p in (*stale, live):
+        p.write_bytes(b"partial")
+    mine = sw / "runs" / "notes.tmp-1"  # not a temporary of ours
+    mine.write_text("keep")
+    folder = RunFolder(sw)
+    folder.start(identity(d))
+    folder.close()
+    assert not any(p.exists() for p in stale) and live.exists() and mine.exists()

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..core.params import Params
-from ..files import json_default, write_atomic, write_json_atomic
+from ..files import clean_stale_temporaries, json_default, write_atomic, write_json_atomic
 
 INPUTS = "inputs.json"
 MANIFEST = "manifest.jsonl"
@@ -86,8 +86,11 @@ class Manifest:
 
     def append(self, entry: dict[str, Any]) -> None:
         line = (json.dumps(entry, sort_keys=True, default=json_default) + "\n").encode()
-        os.write(self._fd, line)
-        os.fsync(self._fd)
+        try:
+            os.write(self._fd, line)
+            os.fsync(self._fd)
+        except OSError as e:  # a full disk: say which file
+            raise OSError(e.errno, e.strerror, str(self.path)) from e
 
     def close(self) -> None:
         os.close(self._fd)
@@ -222,8 +225,8 @@ class RunFolder:
                              "(rerun with the same inputs, or use another folder)")
 
     def start(self, identity: dict[str, Any], fresh: bool = False) -> None:
-        """Create the folder (emptied of earlier runs with ``fresh``), record the inputs and open
-        the manifest."""
+        """Create the folder (emptied of earlier runs with ``fresh``), clear temporaries that
+        killed writers left, record the inputs (before any run) and open the manifest."""
         import shutil
 
         if fresh:
@@ -231,6 +234,9 @@ class RunFolder:
             (self.path / INPUTS).unlink(missing_ok=True)
             shutil.rmtree(self.path / RUNS, ignore_errors=True)
         (self.path / RUNS).mkdir(parents=True, exist_ok=True)
+        stale = clean_stale_temporaries(self.path) + clean_stale_temporaries(self.path / RUNS)
+        if stale:
+            self.log(f"{self.path}: removed {len(stale)} temporary file(s) an interrupted run left behind")
         record = {k: v for k, v in identity.items() if k != "differs"}
         old = self.recorded()
         record["started"] = old.get("started", now()) if old else now()
