@@ -70,6 +70,11 @@ def sweep_of_version(version: str) -> Callable[[Path], None]:
     return setup
 
 
+HUGE_SOBOL = (f'scenario = "{EXPERIMENTS / "baseline.toml"}"\nmethod = "sobol"\nreplications = 1\nroot_seed = 1\n'
+              "[parameters]\nmodelled_share = { low = 0.25, high = 0.45 }\nbeta_margin = { low = 3.0, high = 9.0 }\n"
+              "[sobol]\nbase_samples = 1048576\n")
+
+
 def study_cases() -> list[dict[str, Any]]:
     return [
         dict(id="sweep-damaged-resume", item="13.4",
@@ -84,6 +89,14 @@ def study_cases() -> list[dict[str, Any]]:
         dict(id="sweep-resume-other-version", item="13.5", what="--resume of a sweep started by another package version",
              setup=sweep_of_version("0.0.1"), argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK],
              expect_exit=2),
+        dict(id="sweep-huge-sobol", item="13.11", what="a Sobol design with base_samples = 2**20, --dry-run",
+             setup=write("huge.toml", HUGE_SOBOL), argv=["sweep", "huge.toml", "--dry-run"], expect_exit=2, timeout=30),
+        dict(id="sweep-huge-replications", item="13.11", what="replications = 10**9",
+             setup=write("r.toml", _design(2).replace("replications = 1", "replications = 1000000000")),
+             argv=["sweep", "r.toml", "--out", "o", *QUICK], expect_exit=2, timeout=30),
+        dict(id="sweep-max-runs", item="13.11", what="1.2 million runs with --max-runs 2000000, --dry-run",
+             setup=write("r.toml", _design(2).replace("replications = 1", "replications = 600000")),
+             argv=["sweep", "r.toml", "--dry-run", "--max-runs", "2000000"], expect_exit=0),
         dict(id="unit-sweep-enospc", item="13.6", what="a full disk while a run file is written (injected ENOSPC)",
              pytest="tests/test_study_safety.py::test_full_disk_leaves_no_temporary_and_names_the_file", expect_exit=0),
         dict(id="unit-sweep-stale-tmp", item="13.6", what="resume of a folder with temporaries of killed writers",

@@ -187,3 +187,54 @@ def test_resume_clears_stale_temporaries_of_killed_writers(tmp_path):
     folder.start(identity(d))
     folder.close()
     assert not any(p.exists() for p in stale) and live.exists() and mine.exists()
+
+
+# ----------------------------------------------------------------------------------------
+# Item 11: a design's size is known before anything is built, and bounded
+# ----------------------------------------------------------------------------------------
+
+def huge_sobol(folder: Path, base_samples: int = 2**20) -> Path:
+    p = folder / "huge.toml"
+    p.write_text(f"""
+scenario = "{EXPERIMENTS / 'baseline.toml'}"
+method = "sobol"
+replications = 1
+root_seed = 1
+[parameters]
+modelled_share = {{ low = 0.25, high = 0.45 }}
+beta_margin = {{ low = 3.0, high = 9.0 }}
+beta_talent = {{ low = 0.2, high = 1.0 }}
+[sobol]
+base_samples = {base_samples}
+""")
+    return p
+
+
+@pytest.mark.parametrize("case", ["sobol 2**20", "10**9 replications", "a huge step count"])
+def test_oversized_design_is_refused_at_once(tmp_path, case):
+    if case == "sobol 2**20":
+        design = huge_sobol(tmp_path)  # 2**20 x (3 + 2) points
+    else:
+        design = tiny_design(tmp_path, points=2)
+        text = design.read_text()
+        if case == "10**9 replications":
+            text = text.replace("replications = 1", "replications = 1000000000")
+        else:
+            text = text.replace("modelled_share = [0.30, 0.32]", "modelled_share = { low = 0.25, high = 0.45, step = 1e-12 }")
+        design.write_text(text)
+    t0 = time.monotonic()
+    r = cli("sweep", str(design), "--dry-run", cwd=tmp_path, timeout=60)
+    line = one_line_error(r, "over the limit of 1,000,000 runs", "--max-runs")
+    assert time.monotonic() - t0 < 20, line
+    r = cli("sweep", str(design), "--out", "out", cwd=tmp_path, timeout=60)
+    one_line_error(r, "over the limit")
+    assert not (tmp_path / "out").exists()
+
+
+def test_max_runs_raises_and_lowers_the_limit(tmp_path):
+    design = tiny_design(tmp_path, points=2)
+    design.write_text(design.read_text().replace("replications = 1", "replications = 600000"))
+    r = cli("sweep", str(design), "--dry-run", "--max-runs", "2000000", cwd=tmp_path)
+    assert r.returncode == 0 and "1200000 runs" in r.stdout, r.stderr
+    one_line_error(cli("sweep", str(design), "--dry-run", "--max-runs", "1000", cwd=tmp_path), "1,000 runs")
+    one_line_error(cli("sensitivity", str(huge_sobol(tmp_path, 2**18)), "--out", "s", cwd=tmp_path), "over the limit")

@@ -12,6 +12,8 @@ from typing import Any, Callable, Iterator
 from ..core.errors import InputError
 from .common import add_overrides
 
+#: Largest design run without --max-runs (model.study.design.MAX_RUNS; the study checks it).
+MAX_RUNS_TEXT = "1,000,000"
 
 def add_cluster_arguments(p: argparse.ArgumentParser, *, resume: str) -> None:
     """--workers, --scheduler, --connect-timeout, --worker-memory, --resume, --set and --quiet."""
@@ -34,6 +36,8 @@ def add_design_arguments(p: argparse.ArgumentParser) -> None:
     add_cluster_arguments(p, resume="continue the work in --out: run only what is missing or failed")
     p.add_argument("--replications", type=int, default=None, metavar="N",
                    help="replications per design point (default: the design's)")
+    p.add_argument("--max-runs", type=int, default=None, metavar="N",
+                   help=f"refuse a design of more runs than this, before building it (default {MAX_RUNS_TEXT})")
 
 
 def at_least_one(args: argparse.Namespace, *names: str) -> None:

@@ -15,14 +15,20 @@ from .paths import doc_file, experiment_file, resolve_design, sensitivity_dir, s
 ANALYSES = ("sobol", "morris")
 
 
+def _max_runs(args: argparse.Namespace) -> dict[str, int]:
+    at_least_one(args, "replications", "max-runs")
+    return {"max_runs": args.max_runs} if args.max_runs is not None else {}
+
+
 @guarded
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``outsourcing-abm sweep``: 0 when all runs succeeded, 1 when some failed, 2 on bad input."""
     from ..study.design import load_design
     from ..study.sweep import dry_run_line, run_sweep
 
-    at_least_one(args, "workers", "replications")
-    design = load_design(resolve_design(args.design), replications=args.replications, overrides=args.overrides)
+    at_least_one(args, "workers")
+    design = load_design(resolve_design(args.design), replications=args.replications, overrides=args.overrides,
+                         **_max_runs(args))
     if args.dry_run:
         print(dry_run_line(design))
         return 0
@@ -37,12 +43,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     from ..study.sensitivity import run_sensitivity
 
-    at_least_one(args, "workers", "replications")
+    at_least_one(args, "workers")
     design = resolve_design(args.design)
     out = Path(args.out) if args.out else sensitivity_dir(design.stem)
     summary = run_sensitivity(design, out, replications=args.replications, overrides=args.overrides,
                               analyses=(args.only,) if args.only else ANALYSES, command=command_line(),
-                              **design_options(args))
+                              **_max_runs(args), **design_options(args))
     failed = 0
     for meth, info in summary["analyses"].items():
         failed += info["failed"]
@@ -71,14 +77,14 @@ def cmd_report_policy(args: argparse.Namespace) -> int:
     from ..study.policy_report import build_report
     from ..study.sweep import require_method, run_sweep
 
-    at_least_one(args, "workers", "replications")
+    at_least_one(args, "workers")
     d = Path(args.dir)
     doc = Path(args.doc) if args.doc else (doc_file("policy") or d / "policy_levers.md")
     need_run = (not (d / "runs.parquet").is_file() or args.resume or args.replications is not None
                 or bool(args.overrides))
     if need_run:
         design = load_design(resolve_design(args.design) if args.design else experiment_file("policy_design"),
-                             replications=args.replications, overrides=args.overrides)
+                             replications=args.replications, overrides=args.overrides, **_max_runs(args))
         require_method(design, "arms", "the policy study")
         opts = {**design_options(args), "resume": True}
         s = run_sweep(design, d, command=command_line(), **opts)

@@ -3,7 +3,9 @@
 A *design* (TOML) names a base scenario, the parameters it varies and how (full factorial, Latin
 hypercube, Sobol or Morris samples, or explicit "arms"), and the number of replications.
 ``load_design`` reads and checks it and builds (so validates) every design point's parameters
-before any run starts; any problem is one InputError naming the field.
+before any run starts; any problem is one InputError naming the field. Its size is computed first,
+from the file alone, and a design of more than ``max_runs`` runs is refused before anything is
+built.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,8 @@ from ..core.errors import InputError
 from ..core.params import Params, params_from_dict
 from .checks import check_key, flatten, fmt_value, is_int_key, positive_int
 from .inputs import read_toml, shorten
-from .samplers import SAMPLERS, factorial_levels, sample, sampler_specs, section
+from .samplers import (SAMPLERS, factorial_levels, level_count, sample, sample_count, sampler_specs,
+                       section)
 from .scenarios import apply_overrides, read_scenario_dict
 from .seeds import design_seeds
 
@@ -31,6 +35,8 @@ METHODS = ("factorial", "lhs", "sobol", "morris", "arms")
 TOP_KEYS = {"name", "description", "scenario", "method", "replications", "root_seed",
             "common_random_numbers", "fixed", "parameters", "arms", "lhs", "sobol", "morris",
             "metrics", "report"}
+#: Largest design (points x replications) run without being asked (``max_runs`` raises it).
+MAX_RUNS = 1_000_000
 ARM_KEYS = {"label", "group", "scenario", "set", "vary", "compare_to", "description"}
 
 
@@ -190,6 +196,31 @@ def _arms(raw: dict[str, Any]) -> list[Any]:
     return arms
 
 
+def design_points(raw: dict[str, Any], method: str) -> int:
+    """Number of design points the file asks for, computed without building any (a malformed
+    part counts as small here; reading the design reports it)."""
+    params_raw = raw.get("parameters", {})
+    params_raw = params_raw if isinstance(params_raw, dict) else {}
+    if method == "factorial":
+        return math.prod(level_count(spec) for spec in params_raw.values())
+    if method == "arms":
+        arms = raw.get("arms") if isinstance(raw.get("arms"), list) else []
+        return sum(math.prod(level_count(spec) for spec in (a.get("vary") or {}).values())
+                   if isinstance(a, dict) and isinstance(a.get("vary", {}), dict) else 1 for a in arms)
+    opts = raw.get(method, {})
+    return sample_count(method, len(params_raw), opts if isinstance(opts, dict) else {})
+
+
+def check_size(raw: dict[str, Any], method: str, replications: int, max_runs: int) -> int:
+    """The design's number of runs, or an InputError if it is over ``max_runs``."""
+    points = design_points(raw, method)
+    runs = points * replications
+    if runs > max_runs:
+        raise InputError(f"design: {runs:,} runs ({points:,} points x {replications:,} replications) is over "
+                         f"the limit of {max_runs:,} runs (raise it with --max-runs if you mean it)")
+    return runs
+
+
 class _Points:
     """Collects design points: each point's overrides are the design's [fixed], then its arm's
     ``set``, then the command line's --set, then the point's varied values."""
@@ -303,9 +334,10 @@ def _point_params(design: Design, path: Path, cli: dict[str, str], cities: set[s
 
 def load_design(path: str | Path, *, method: str | None = None, replications: int | None = None,
                 overrides: Iterable[str] = (), cities: set[str] | None = None,
-                validate: bool = True) -> Design:
-    """Read and check a design file. Every point's parameters are built (and so validated)
-    here, before any run starts; any problem is an InputError naming the field."""
+                validate: bool = True, max_runs: int = MAX_RUNS) -> Design:
+    """Read and check a design file. Its size is checked against ``max_runs`` before anything
+    is built; then every point's parameters are built (and so validated) here, before any run
+    starts. Any problem is an InputError naming the field."""
     path = Path(path)
     raw = read_toml(path, "design")
     h = _header(raw, path, method, replications)
@@ -318,6 +350,7 @@ def load_design(path: str | Path, *, method: str | None = None, replications: in
     params_raw = raw.get("parameters", {})
     if not isinstance(params_raw, dict):
         raise InputError("parameters: expected a table [parameters]")
+    check_size(raw, h.method, h.replications, max_runs)
 
     pts = _Points(fixed, cli)
     problem = matrix = None

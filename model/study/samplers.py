@@ -1,5 +1,8 @@
 """How a design varies its parameters: factorial levels, and Latin hypercube, Sobol' (Saltelli)
 and Morris samples (SciPy's and SALib's samplers), each seeded from the design's root seed.
+
+``*_count`` functions give the number of points a specification makes without making them, so a
+design's size is known (and can be refused) before anything is built.
 """
 
 from __future__ import annotations
@@ -25,6 +28,28 @@ LEVEL_KEYS = {"values", "low", "high", "levels", "step"}
 # ---------------------------------------------------------------------------------------
 # Factorial levels
 # ---------------------------------------------------------------------------------------
+
+def level_count(spec: Any) -> int:
+    """How many values a factorial specification gives (an upper bound for whole numbers, which
+    are de-duplicated after rounding); 1 for a malformed one, which ``factorial_levels`` reports."""
+    if isinstance(spec, list):
+        return len(spec)
+    if not isinstance(spec, dict):
+        return 1
+    if isinstance(spec.get("values"), list):
+        return len(spec["values"])
+    n = spec.get("levels")
+    if isinstance(n, int) and not isinstance(n, bool):
+        return max(n, 1)
+    lo, hi, st = spec.get("low"), spec.get("high"), spec.get("step")
+    if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi, st)):
+        try:
+            if st > 0 and hi >= lo and math.isfinite((hi - lo) / st):
+                return int(math.floor((hi - lo) / st + 1e-9)) + 1
+        except OverflowError:
+            return 2**63
+    return 1
+
 
 def factorial_levels(where: str, key: str, spec: Any) -> list[Any]:
     """The values of one factorial factor: a list, or {values}, or {low, high, levels|step}."""
@@ -88,6 +113,19 @@ def section(raw: dict[str, Any], name: str) -> dict[str, Any]:
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c < 1:
             raise InputError(f"{name}.conf_level: expected a number between 0 and 1 (such as 0.95), got {shorten(repr(c))}")
     return sec
+
+
+def sample_count(method: str, n_params: int, opts: dict[str, Any]) -> int:
+    """Points a sampler will draw (0 where its size setting is malformed: ``sample`` says so)."""
+    key = {"lhs": "samples", "sobol": "base_samples", "morris": "trajectories"}[method]
+    n = opts.get(key)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        return 0
+    if method == "lhs":
+        return n
+    if method == "sobol":
+        return n * (2 * n_params + 2 if opts.get("second_order") is True else n_params + 2)
+    return n * (n_params + 1)
 
 
 def sampler_specs(raw_params: dict[str, Any], cities: set[str] | None) -> tuple[list[str], list[list[float]]]:

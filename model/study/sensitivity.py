@@ -27,7 +27,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..files import check_writable, write_json_atomic, write_text_atomic
 from ..provenance import record
-from .design import Design, load_design
+from .design import MAX_RUNS, Design, load_design
 from .plots import pyplot, save
 from .sweep import check_out_dir, run_sweep
 
@@ -174,13 +174,13 @@ def run_sensitivity(path: str | Path, out: str | Path, *, workers: int = 1, sche
                     resume: bool = False, replications: int | None = None, overrides: list[str] | tuple = (),
                     analyses: tuple[str, ...] = ANALYSES, progress: bool = True, connect_timeout: float = 5.0,
                     worker_memory: int | None = None, log: Callable[[str], None] | None = None,
-                    command: str | None = None) -> dict[str, Any]:
+                    command: str | None = None, max_runs: int = MAX_RUNS) -> dict[str, Any]:
     """Run the Sobol and/or Morris sweeps of a design and write index tables and plots."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     out = Path(out)
     designs = {}
     for meth in analyses:  # load and check every design before anything runs
-        d = load_design(path, method=meth, replications=replications, overrides=overrides)
+        d = load_design(path, method=meth, replications=replications, overrides=overrides, max_runs=max_runs)
         if not d.problem:
             raise InputError(f"parameters: {meth} needs every factor as {{low = .., high = ..}}")
         designs[meth] = d
