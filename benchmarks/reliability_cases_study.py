@@ -75,6 +75,15 @@ HUGE_SOBOL = (f'scenario = "{EXPERIMENTS / "baseline.toml"}"\nmethod = "sobol"\n
               "[sobol]\nbase_samples = 1048576\n")
 
 
+BINARY = bytes(range(256)) * 4
+
+
+def folder(name: str) -> Callable[[Path], None]:
+    def setup(d: Path) -> None:
+        (d / name).mkdir(parents=True)
+    return setup
+
+
 def study_cases() -> list[dict[str, Any]]:
     return [
         dict(id="sweep-damaged-resume", item="13.4",
@@ -97,6 +106,25 @@ def study_cases() -> list[dict[str, Any]]:
         dict(id="sweep-max-runs", item="13.11", what="1.2 million runs with --max-runs 2000000, --dry-run",
              setup=write("r.toml", _design(2).replace("replications = 1", "replications = 600000")),
              argv=["sweep", "r.toml", "--dry-run", "--max-runs", "2000000"], expect_exit=0),
+        dict(id="calibrate-targets-binary", item="13.12", what="calibrate --targets of a binary file",
+             setup=write("t.toml", BINARY), argv=["calibrate", "--targets", "t.toml", "--out", "c", *QUICK], expect_exit=2),
+        dict(id="calibrate-targets-bad-toml", item="13.12", what="calibrate --targets of a file that is not TOML",
+             setup=write("t.toml", "[calibration\npopulation = 2\n"),
+             argv=["calibrate", "--targets", "t.toml", "--out", "c", *QUICK], expect_exit=2),
+        dict(id="calibrate-targets-bad-priors", item="13.12", what="calibrate --targets with priors that are text",
+             setup=write("t.toml", '[calibration]\nscenario = "x.toml"\npopulation = 2\ngenerations = 1\nseeds = 1\n'
+                                   '[calibration.priors]\nquit_rate = ["low", "high"]\n'),
+             argv=["calibrate", "--targets", "t.toml", "--out", "c", *QUICK], expect_exit=2),
+        dict(id="validate-targets-binary", item="13.12", what="validate --targets of a binary file",
+             setup=write("t.toml", BINARY), argv=["validate", "--targets", "t.toml", "--out", "v", *QUICK], expect_exit=2),
+        dict(id="forecast-posterior-binary", item="13.12", what="forecast --posterior of a binary file",
+             setup=write("p.csv", BINARY), argv=["forecast", "--posterior", "p.csv", "--out", "f", *QUICK], expect_exit=2),
+        dict(id="forecast-posterior-empty", item="13.12", what="forecast --posterior of an empty file",
+             setup=write("p.csv", ""), argv=["forecast", "--posterior", "p.csv", "--out", "f", *QUICK], expect_exit=2),
+        dict(id="forecast-posterior-folder", item="13.12", what="forecast --posterior of a folder",
+             setup=folder("p.csv"), argv=["forecast", "--posterior", "p.csv", "--out", "f", *QUICK], expect_exit=2),
+        dict(id="sweep-design-long-path", item="13.12", what="sweep of a 5,000-character design path", setup=None,
+             argv=["sweep", "x" * 5000, "--dry-run"], expect_exit=2, short=True),
         dict(id="unit-sweep-enospc", item="13.6", what="a full disk while a run file is written (injected ENOSPC)",
              pytest="tests/test_study_safety.py::test_full_disk_leaves_no_temporary_and_names_the_file", expect_exit=0),
         dict(id="unit-sweep-stale-tmp", item="13.6", what="resume of a folder with temporaries of killed writers",

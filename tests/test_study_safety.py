@@ -238,3 +238,62 @@ def test_max_runs_raises_and_lowers_the_limit(tmp_path):
     assert r.returncode == 0 and "1200000 runs" in r.stdout, r.stderr
     one_line_error(cli("sweep", str(design), "--dry-run", "--max-runs", "1000", cwd=tmp_path), "1,000 runs")
     one_line_error(cli("sensitivity", str(huge_sobol(tmp_path, 2**18)), "--out", "s", cwd=tmp_path), "over the limit")
+
+
+# ----------------------------------------------------------------------------------------
+# Item 12: bad input files of calibrate, validate and forecast are one-line errors naming them
+# ----------------------------------------------------------------------------------------
+
+BINARY = bytes(range(256)) * 4
+GOOD_TARGET = ('[[target]]\nid = "x"\nfact = "f"\nwhat = "w"\ntransform = "level"\ncity = "Neijiang"\n'
+               'column = "firms"\nyear = 2020\nlow = 0\nhigh = 10\nobserved = "o"\nwhy = "y"\n')
+CALIBRATION = '[calibration]\nscenario = "baseline.toml"\npopulation = 2\ngenerations = 1\nseeds = 1\n'
+
+
+@pytest.mark.parametrize("content, words", [
+    (BINARY, ["not UTF-8"]),
+    (b"", ["has no [calibration] table"]),
+    (b"[calibration\npopulation = 2\n", ["not valid TOML"]),
+    (GOOD_TARGET.encode() + CALIBRATION.encode() + b"priors = 5\n", ["calibration.priors"]),
+    (GOOD_TARGET.encode() + CALIBRATION.encode() + b'[calibration.priors]\nquit_rate = ["low", "high"]\n',
+     ["calibration.priors.quit_rate"]),
+    (GOOD_TARGET.replace("low = 0", 'low = "zero"').encode() + CALIBRATION.encode()
+     + b"[calibration.priors]\nquit_rate = [0.01, 0.06]\n", ["target[0] x.low", "expected a number"]),
+    (b"target = 5\n" + CALIBRATION.encode() + b"[calibration.priors]\nquit_rate = [0.01, 0.06]\n", ["[[target]]"]),
+])
+def test_calibrate_bad_targets_file(tmp_path, content, words):
+    t = tmp_path / "targets.toml"
+    t.write_bytes(content)
+    r = cli("calibrate", "--targets", str(t), "--out", "cal", "--workers", "1", cwd=tmp_path)
+    line = one_line_error(r, *words)
+    assert "targets" in line
+    assert not (tmp_path / "cal").exists()
+
+
+def test_validate_binary_targets_file(tmp_path):
+    t = tmp_path / "t.toml"
+    t.write_bytes(BINARY)
+    one_line_error(cli("validate", "--targets", str(t), "--out", "v", "--workers", "1", cwd=tmp_path),
+                   "t.toml", "not UTF-8")
+
+
+@pytest.mark.parametrize("content, words", [
+    (BINARY, ["not UTF-8"]),
+    (b"", ["is empty"]),
+    (None, ["is a folder"]),
+    (b"weight,quit_rate\n1,0.03\n0.5,abc\n", ["not a finite number"]),
+])
+def test_forecast_bad_posterior(tmp_path, content, words):
+    post = tmp_path / "post.csv"
+    if content is None:
+        post.mkdir()
+    else:
+        post.write_bytes(content)
+    r = cli("forecast", "--posterior", str(post), "--out", "f", "--workers", "1", cwd=tmp_path)
+    one_line_error(r, "--posterior", "post.csv", *words)
+    assert not (tmp_path / "f").exists()
+
+
+def test_overlong_design_path(tmp_path):
+    line = one_line_error(cli("sweep", "x" * 5000, "--dry-run", cwd=tmp_path), "design", "too long")
+    assert len(line) < 300

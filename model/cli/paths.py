@@ -66,25 +66,40 @@ def sensitivity_dir(name: str) -> Path:
     return results_dir() / "sensitivity" / name
 
 
+def _existing(name: str, what: str) -> Path | None:
+    """``name`` as a path if it is a file; an InputError if it is a folder or unusable."""
+    p = Path(name)
+    try:
+        if p.is_dir():
+            raise InputError(f"{what}: {_short(name)} is a folder, not a file")
+        return p if p.is_file() else None
+    except OSError as e:
+        raise InputError(f"{what}: cannot use {_short(name)} ({e.strerror or e})") from None
+
+
+def _short(name: str, limit: int = 60) -> str:
+    return name if len(name) <= limit else f"{name[:limit - 3]}... ({len(name):,} characters)"
+
+
 def resolve_scenario(name: str | None) -> Path | None:
     """A scenario path: as given, or by name in experiments/ (``baseline`` -> experiments/baseline.toml)."""
     if name is None:
         return None
-    p = Path(name)
-    if p.is_file():
+    p = _existing(name, "scenario")
+    if p is not None:
         return p
     for cand in (experiments_dir() / name, experiments_dir() / f"{name}.toml"):
-        if cand.is_file():
+        if _existing(str(cand), "scenario") is not None:
             return cand
-    raise InputError(f"scenario: file not found: {name} (give a path or a name from experiments/)")
+    raise InputError(f"scenario: file not found: {_short(name)} (give a path or a name from experiments/)")
 
 
 def resolve_design(name: str) -> Path:
     """A design file: as given, or by name in experiments/."""
-    p = Path(name)
-    if p.is_file():
+    p = _existing(name, "design")
+    if p is not None:
         return p
     for cand in (experiments_dir() / name, experiments_dir() / f"{name}.toml"):
-        if cand.is_file():
+        if _existing(str(cand), "design") is not None:
             return cand
-    raise InputError(f"design: file not found: {name} (give a path or a name from experiments/)")
+    raise InputError(f"design: file not found: {_short(name)} (give a path or a name from experiments/)")

@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from ..files import check_writable, copy_atomic, write_json_atomic, write_text_a
 from ..provenance import record
 from .calibration_record import effective_sample_size, record_performance, write_calibrated
 from .executor import run_jobs
+from .inputs import PATH_MAX, read_toml, shorten
 from .manifest import Job, RunFolder, jobs_digest
 from .plots import pyplot, save
 from .scenarios import load_scenario
@@ -46,30 +46,50 @@ from .targets import Target, distance, evaluate, load_targets
 # Settings
 # ---------------------------------------------------------------------------------------
 
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def load_settings(path: Path) -> dict[str, Any]:
-    """The ``[calibration]`` table of the targets file, checked (InputError names the field)."""
-    raw = tomllib.loads(path.read_text()).get("calibration")
+    """The ``[calibration]`` table of the targets file, checked (InputError names the file and field)."""
+    raw = read_toml(path, "--targets").get("calibration")
+    try:
+        return _settings(raw)
+    except InputError as e:
+        raise InputError(f"--targets {shorten(path, PATH_MAX)}: {e}") from None
+
+
+def _settings(raw: Any) -> dict[str, Any]:
     if not raw:
-        raise InputError(f"calibration: {path.name} has no [calibration] table")
+        raise InputError("calibration: the file has no [calibration] table")
+    if not isinstance(raw, dict):
+        raise InputError("calibration: expected a table [calibration]")
     priors = raw.get("priors") or {}
-    if not priors:
-        raise InputError(f"calibration.priors: {path.name} names no free parameter")
+    if not isinstance(priors, dict) or not priors:
+        raise InputError("calibration.priors: expected a table naming one or more free parameters")
     for name, bounds in priors.items():
         if name not in RANGES:
-            raise InputError(f"calibration.priors.{name}: unknown parameter (see `outsourcing-abm params`)")
+            raise InputError(f"calibration.priors.{shorten(name)}: unknown parameter (see `outsourcing-abm params`)")
         lo, hi = RANGES[name]
-        if (not isinstance(bounds, list) or len(bounds) != 2 or not lo <= bounds[0] < bounds[1] <= hi):
-            raise InputError(f"calibration.priors.{name}: expected [low, high] with {lo} <= low < high <= {hi}, got {bounds!r}")
+        if (not isinstance(bounds, list) or len(bounds) != 2 or not all(_number(b) for b in bounds)
+                or not lo <= bounds[0] < bounds[1] <= hi):
+            raise InputError(f"calibration.priors.{name}: expected [low, high] with {lo} <= low < high <= {hi}, "
+                             f"got {shorten(repr(bounds))}")
     for key in ("population", "generations", "seeds"):
-        if not isinstance(raw.get(key), int) or raw[key] < 1:
-            raise InputError(f"calibration.{key}: expected a whole number of at least 1, got {raw.get(key)!r}")
+        v = raw.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise InputError(f"calibration.{key}: expected a whole number of at least 1, got {shorten(repr(v))}")
     for key, default, least in (("rescore_particles", 0, 0), ("rescore_seeds", 20, 1)):
         v = raw.setdefault(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or v < least:
-            raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {v!r}")
+            raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {shorten(repr(v))}")
     scaling = raw.setdefault("kernel_scaling", 1.0)
-    if isinstance(scaling, bool) or not isinstance(scaling, int | float) or not 0.5 <= scaling <= 10:
-        raise InputError(f"calibration.kernel_scaling: expected a number from 0.5 to 10, got {scaling!r}")
+    if not _number(scaling) or not 0.5 <= scaling <= 10:
+        raise InputError(f"calibration.kernel_scaling: expected a number from 0.5 to 10, got {shorten(repr(scaling))}")
+    if not isinstance(raw.get("scenario", "baseline.toml"), str):
+        raise InputError(f"calibration.scenario: expected a file name, got {shorten(repr(raw['scenario']))}")
+    if not isinstance(raw.get("fixed", {}), dict):
+        raise InputError("calibration.fixed: expected a table of parameter = value")
     return raw
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.params import Params, params_from_dict
 from .checks import check_key, flatten, fmt_value, is_int_key, positive_int
-from .inputs import read_toml, shorten
+from .inputs import PATH_MAX, read_toml, shorten
 from .samplers import (SAMPLERS, factorial_levels, level_count, sample, sample_count, sampler_specs,
                        section)
 from .scenarios import apply_overrides, read_scenario_dict
@@ -317,7 +317,7 @@ def _point_params(design: Design, path: Path, cli: dict[str, str], cities: set[s
         if name not in cache:
             p = path.parent / name
             if not p.is_file():
-                raise InputError(f"{where}: scenario file not found: {shorten(p)}")
+                raise InputError(f"{where}: scenario file not found: {shorten(p, PATH_MAX)}")
             cache[name] = read_scenario_dict(p)
         return copy.deepcopy(cache[name])  # apply_overrides may edit nested spell tables
 

@@ -23,7 +23,7 @@ from ..core.params import RANGES, Params
 from ..files import write_json_atomic, write_text_atomic
 from ..provenance import record
 from .executor import run_in_folder
-from .inputs import read_toml, shorten
+from .inputs import PATH_MAX, read_toml, shorten
 from .manifest import Job
 from .plots import pyplot, save
 from .scenarios import load_scenario
@@ -72,20 +72,49 @@ def load_plans(path: Path | None) -> dict[str, CityPlan]:
     return out
 
 
+def _read_posterior(path: Path) -> pd.DataFrame:
+    """The posterior sample, or an InputError naming the file: missing, a folder, empty, binary,
+    not a CSV."""
+    import io
+
+    shown = shorten(path, PATH_MAX)
+    try:
+        if path.is_dir():
+            raise InputError(f"--posterior: {shown} is a folder, not a file")
+        if not path.is_file():
+            raise InputError(f"--posterior: file not found: {shown} (run `outsourcing-abm calibrate` first)")
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"--posterior: cannot read {shown} ({e.strerror or e})") from None
+    if not data.strip():
+        raise InputError(f"--posterior: {shown} is empty (expected a CSV with a weight column)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise InputError(f"--posterior: {shown} is not UTF-8 text (a binary file?)")
+    try:
+        return pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise InputError(f"--posterior: {shown} is not a readable CSV ({shorten(' '.join(str(e).split()))})") from None
+
+
 def posterior_draws(path: Path, n: int, seed: int) -> pd.DataFrame:
     """``n`` parameter sets resampled from the weighted posterior sample."""
-    if not Path(path).is_file():
-        raise InputError(f"--posterior: file not found: {path} (run `outsourcing-abm calibrate` first)")
-    post = pd.read_csv(path)
+    post = _read_posterior(Path(path))
     if "weight" not in post.columns or len(post) == 0:
-        raise InputError(f"--posterior: {shorten(path)} has no weight column or no rows")
+        raise InputError(f"--posterior: {shorten(path, PATH_MAX)} has no weight column or no rows")
     unknown = [c for c in post.columns if c != "weight" and c not in RANGES]
     if unknown:
         raise InputError(f"--posterior: column {shorten(repr(unknown[0]))} is not a model parameter "
                          "(see `outsourcing-abm params`)")
     w = pd.to_numeric(post["weight"], errors="coerce").to_numpy(dtype=float)
     if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
-        raise InputError(f"--posterior: weights in {shorten(path)} must be finite, non-negative and not all zero")
+        raise InputError(f"--posterior: weights in {shorten(path, PATH_MAX)} must be finite, non-negative and not all zero")
+    values = post.drop(columns="weight").apply(pd.to_numeric, errors="coerce")
+    if not np.isfinite(values.to_numpy(dtype=float)).all():
+        raise InputError(f"--posterior: {shorten(path, PATH_MAX)} holds a value that is not a finite number")
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(post), size=n, replace=True, p=w / w.sum())
     return post.drop(columns="weight").iloc[idx].reset_index(drop=True)

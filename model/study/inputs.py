@@ -3,6 +3,7 @@ name the file, and echoing user values in errors without flooding the terminal."
 
 from __future__ import annotations
 
+import errno
 import re
 import tomllib
 from pathlib import Path
@@ -12,19 +13,20 @@ from ..core.errors import InputError
 
 #: Longest user value echoed whole in a message; longer ones are cut and their length given.
 ECHO_MAX = 60
-_LONG_TOKEN = re.compile(r"\S{%d,}" % (ECHO_MAX + 1))
+#: The same for a path (its start and its end, the file name, are kept).
+PATH_MAX = 240
 
 
 def shorten(text: Any, limit: int = ECHO_MAX) -> str:
-    """``text`` with every run of more than ``limit`` non-blank characters cut to ``limit`` and
-    marked with its full length (a 200 kB value, a 5,000-character path)."""
-    text = str(text)
+    """``text`` with every run of more than ``limit`` non-blank characters cut to its start and
+    its end and marked with its full length (a 200 kB value, a 5,000-character path)."""
+    half = max((limit - 3) // 2, 1)
 
     def cut(m: re.Match) -> str:
         s = m.group(0)
-        return f"{s[:limit - 3]}... ({len(s):,} characters)"
+        return f"{s[:half]}...{s[-half:]} ({len(s):,} characters)"
 
-    return _LONG_TOKEN.sub(cut, text)
+    return re.sub(r"\S{%d,}" % (limit + 1), cut, str(text))
 
 
 def short_error(e: InputError) -> InputError:
@@ -33,14 +35,27 @@ def short_error(e: InputError) -> InputError:
 
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
-    """The table of a TOML file, or an InputError naming ``what`` and the file: not found, not
-    UTF-8, not valid TOML."""
+    """The table of a TOML file, or an InputError naming ``what`` and the file: not found, a
+    folder, unreadable, a path too long, not UTF-8 (a binary file), not valid TOML."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what}: file not found: {path}")
+    shown = shorten(path, PATH_MAX)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{what}: {path} is not valid TOML ({e})") from None
+        if path.is_dir():
+            raise InputError(f"{what}: {shown} is a folder, not a file")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what}: file not found: {shown}") from None
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise InputError(f"{what}: the path is too long ({len(str(path)):,} characters): {shown}") from None
+        raise InputError(f"{what}: cannot read {shown} ({e.strerror or e})") from None
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{what}: {path} is not UTF-8 text") from None
+        raise InputError(f"{what}: {shown} is not UTF-8 text (a binary file?)") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{what}: {shown} is not valid TOML ({shorten(e)})") from None
+    except (ValueError, RecursionError) as e:  # a number of thousands of digits, arrays nested 1,000 deep
+        raise InputError(f"{what}: {shown} cannot be read as TOML ({shorten(e)})") from None

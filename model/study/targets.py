@@ -8,8 +8,7 @@ tolerance band ``[low, high]``. Each ``transform`` is a small pure function of t
 from __future__ import annotations
 
 import math
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
+from .inputs import PATH_MAX, read_toml, shorten
 
 #: Latest year a target may refer to: later figures are held out for forecast checks.
 LAST_TARGET_YEAR = 2023
@@ -57,25 +57,45 @@ class Target:
         return bool(np.isfinite(value) and self.low <= value <= self.high)
 
 
+_NUMBER_FIELDS = {f.name for f in fields(Target) if f.type in ("int", "float")}
+_TEXT_FIELDS = {f.name for f in fields(Target) if f.type == "str"}
+
+
+def _check_types(where: str, item: dict[str, Any]) -> None:
+    for k, v in item.items():
+        if k in _NUMBER_FIELDS and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise InputError(f"{where}.{k}: expected a number, got {shorten(repr(v))}")
+        if k in _TEXT_FIELDS and not isinstance(v, str):
+            raise InputError(f"{where}.{k}: expected text, got {shorten(repr(v))}")
+    if "cities" in item and (not isinstance(item["cities"], list) or not all(isinstance(c, str) for c in item["cities"])):
+        raise InputError(f"{where}.cities: expected a list of city names")
+
+
 def load_targets(path: str | Path) -> list[Target]:
-    """Read and check the targets file; InputError (one line, naming the field) when malformed."""
+    """Read and check the targets file; InputError (one line, naming the file or the field)
+    when it is missing, binary, not TOML or malformed."""
     path = Path(path)
+    raw = read_toml(path, "targets")
     try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"targets: file not found: {path}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"targets: {path.name} is not valid TOML ({e})") from None
+        return _targets(raw, path)
+    except InputError as e:
+        raise InputError(f"targets {shorten(path, PATH_MAX)}: {e}") from None
+
+
+def _targets(raw: dict[str, Any], path: Path) -> list[Target]:
     items = raw.get("target", [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise InputError("expected [[target]] tables")
     if not items:
-        raise InputError(f"targets: {path.name} has no [[target]] entries")
+        raise InputError("has no [[target]] entries")
     names = set(Target.__dataclass_fields__)
     out, seen = [], set()
     for i, item in enumerate(items):
-        where = f"target[{i}] {item.get('id', '?')}"
+        where = f"target[{i}] {shorten(item.get('id', '?'))}"
         unknown = set(item) - names
         if unknown:
-            raise InputError(f"{where}: unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(sorted(names))})")
+            raise InputError(f"{where}: unknown key {shorten(repr(sorted(unknown)[0]))} (allowed: {', '.join(sorted(names))})")
+        _check_types(where, item)
         if "cities" in item:
             item = {**item, "cities": tuple(item["cities"])}
         try:
@@ -86,7 +106,7 @@ def load_targets(path: str | Path) -> list[Target]:
             raise InputError(f"{where}: id is used twice")
         seen.add(t.id)
         if t.transform not in TRANSFORMS:
-            raise InputError(f"{where}.transform: {t.transform!r} is not one of {', '.join(TRANSFORMS)}")
+            raise InputError(f"{where}.transform: {shorten(repr(t.transform))} is not one of {', '.join(TRANSFORMS)}")
         if not t.low <= t.high:
             raise InputError(f"{where}.low: {t.low} is above high {t.high}")
         if t.year > LAST_TARGET_YEAR or t.base_year > LAST_TARGET_YEAR:
