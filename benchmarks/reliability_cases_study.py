@@ -84,6 +84,14 @@ def folder(name: str) -> Callable[[Path], None]:
     return setup
 
 
+def inherits_chain(depth: int) -> Callable[[Path], None]:
+    """c0.toml inherits c1.toml ... c<depth-1>.toml."""
+    def setup(d: Path) -> None:
+        for i in range(depth):
+            (d / f"c{i}.toml").write_text(f'inherits = "c{i + 1}.toml"\n' if i < depth - 1 else "modelled_share = 0.3\n")
+    return setup
+
+
 def study_cases() -> list[dict[str, Any]]:
     return [
         dict(id="sweep-damaged-resume", item="13.4",
@@ -125,6 +133,26 @@ def study_cases() -> list[dict[str, Any]]:
              setup=folder("p.csv"), argv=["forecast", "--posterior", "p.csv", "--out", "f", *QUICK], expect_exit=2),
         dict(id="sweep-design-long-path", item="13.12", what="sweep of a 5,000-character design path", setup=None,
              argv=["sweep", "x" * 5000, "--dry-run"], expect_exit=2, short=True),
+        dict(id="scenario-deep-inherits", item="13.12", what="a scenario with a 1,100-deep inherits chain",
+             setup=inherits_chain(1100), argv=["params", "--scenario", "c0.toml"], expect_exit=2),
+        dict(id="scenario-bom", item="13.13", what="a scenario saved with a UTF-8 byte-order mark (accepted)",
+             setup=write("bom.toml", "\ufeffmodelled_share = 0.31\n".encode("utf-8")),
+             argv=["params", "--scenario", "bom.toml"], expect_exit=0),
+        dict(id="scenario-folder", item="13.13", what="a scenario that is a folder", setup=folder("dir.toml"),
+             argv=["params", "--scenario", "dir.toml"], expect_exit=2),
+        dict(id="scenario-empty", item="13.13", what="an empty scenario file (runs the defaults: a warning)",
+             setup=write("e.toml", "# nothing yet\n"), argv=["params", "--scenario", "e.toml"], expect_exit=0,
+             warn="built-in defaults"),
+        dict(id="scenario-long-key", item="13.13", what="a scenario key of 100,000 characters",
+             setup=write("k.toml", "k" * 100_000 + " = 1\n"), argv=["params", "--scenario", "k.toml"], expect_exit=2,
+             short=True),
+        dict(id="scenario-levers-5", item="13.12", what="levers = 5 with a lever --set",
+             setup=write("l.toml", "levers = 5\n"),
+             argv=["params", "--scenario", "l.toml", "--set", "levers.Neijiang.rent_relief.intensity=0.5"],
+             expect_exit=2),
+        dict(id="design-long-key", item="13.13", what="a design parameter key of 100,000 characters",
+             setup=write("d.toml", _design(2).replace("modelled_share = [", "k" * 100_000 + " = [")),
+             argv=["sweep", "d.toml", "--dry-run"], expect_exit=2, short=True),
         dict(id="unit-sweep-enospc", item="13.6", what="a full disk while a run file is written (injected ENOSPC)",
              pytest="tests/test_study_safety.py::test_full_disk_leaves_no_temporary_and_names_the_file", expect_exit=0),
         dict(id="unit-sweep-stale-tmp", item="13.6", what="resume of a folder with temporaries of killed writers",

@@ -297,3 +297,58 @@ def test_forecast_bad_posterior(tmp_path, content, words):
 def test_overlong_design_path(tmp_path):
     line = one_line_error(cli("sweep", "x" * 5000, "--dry-run", cwd=tmp_path), "design", "too long")
     assert len(line) < 300
+
+
+# ----------------------------------------------------------------------------------------
+# Item 13: scenario files that mislead or say nothing
+# ----------------------------------------------------------------------------------------
+
+def params_of(tmp_path: Path, scenario: str, *args: str) -> subprocess.CompletedProcess:
+    return cli("params", "--scenario", scenario, *args, cwd=tmp_path, timeout=60)
+
+
+def test_deep_inherits_chain_names_the_depth_limit(tmp_path):
+    for i in range(1100):
+        (tmp_path / f"c{i}.toml").write_text(f'inherits = "c{i + 1}.toml"\n' if i < 1099 else "modelled_share = 0.3\n")
+    one_line_error(params_of(tmp_path, "c0.toml"), "inherits", "deeper than 50")
+    (tmp_path / "short.toml").write_text('inherits = "c1090.toml"\n')  # 10 deep: fine
+    r = params_of(tmp_path, "short.toml")
+    assert r.returncode == 0 and "modelled_share = 0.3" in r.stdout, r.stderr
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    (tmp_path / "bom.toml").write_bytes("\ufeffmodelled_share = 0.31\n".encode("utf-8"))
+    r = params_of(tmp_path, "bom.toml")
+    assert r.returncode == 0 and "modelled_share = 0.31" in r.stdout, r.stderr
+
+
+def test_scenario_that_is_a_folder(tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    one_line_error(params_of(tmp_path, "dir.toml"), "dir.toml", "is a folder")
+
+
+def test_empty_scenario_warns_that_it_runs_the_defaults(tmp_path):
+    (tmp_path / "empty.toml").write_text("# nothing set yet\n")
+    r = params_of(tmp_path, "empty.toml")
+    assert r.returncode == 0
+    warned = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert len(warned) == 1 and "empty.toml" in warned[0] and "defaults" in warned[0], r.stderr
+
+
+@pytest.mark.parametrize("where", ["file key", "--set key"])
+def test_long_keys_are_not_echoed_whole(tmp_path, where):
+    long = "k" * 100_000
+    if where == "file key":
+        (tmp_path / "l.toml").write_text(f"{long} = 1\n")
+        r = params_of(tmp_path, "l.toml")
+    else:
+        (tmp_path / "l.toml").write_text("modelled_share = 0.3\n")
+        r = params_of(tmp_path, "l.toml", "--set", f"{long}=1")
+    one_line_error(r, "unknown parameter", "characters)")
+    assert len(r.stderr) < 500, len(r.stderr)
+
+
+def test_levers_that_are_not_a_table_with_a_lever_override(tmp_path):
+    (tmp_path / "l5.toml").write_text("levers = 5\n")
+    one_line_error(params_of(tmp_path, "l5.toml", "--set", "levers.Neijiang.rent_relief.intensity=0.5"),
+                   "levers", "expected tables")

@@ -23,12 +23,12 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.params import Params, params_from_dict
+from ..core.params import Params
 from .checks import check_key, flatten, fmt_value, is_int_key, positive_int
 from .inputs import PATH_MAX, read_toml, shorten
 from .samplers import (SAMPLERS, factorial_levels, level_count, sample, sample_count, sampler_specs,
                        section)
-from .scenarios import apply_overrides, read_scenario_dict
+from .scenarios import apply_overrides, params_from_raw, read_scenario_dict
 from .seeds import design_seeds
 
 METHODS = ("factorial", "lhs", "sobol", "morris", "arms")
@@ -322,12 +322,12 @@ def _point_params(design: Design, path: Path, cli: dict[str, str], cities: set[s
         return copy.deepcopy(cache[name])  # apply_overrides may edit nested spell tables
 
     base_ov = [f"{k}={fmt_value(v)}" for k, v in {**design.fixed, **cli}.items()]
-    design.base = params_from_dict(apply_overrides(scen(design.scenario, "scenario"), base_ov), cities=cities)
+    design.base = params_from_raw(apply_overrides(scen(design.scenario, "scenario"), base_ov), cities=cities)
     for p in design.points:
         where = f"arms.{p.arm}" if p.arm else f"point {p.index}"
         try:
             p_raw = apply_overrides(scen(p.scenario, f"{where}.scenario"), list(p.overrides))
-            design.point_params.append(params_from_dict(p_raw, cities=cities))
+            design.point_params.append(params_from_raw(p_raw, cities=cities))
         except InputError as e:
             raise InputError(f"{where}: {e}") from None
 

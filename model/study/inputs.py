@@ -36,7 +36,8 @@ def short_error(e: InputError) -> InputError:
 
 def read_toml(path: str | Path, what: str) -> dict[str, Any]:
     """The table of a TOML file, or an InputError naming ``what`` and the file: not found, a
-    folder, unreadable, a path too long, not UTF-8 (a binary file), not valid TOML."""
+    folder, unreadable, a path too long, not UTF-8 (a binary file), not valid TOML. A UTF-8
+    byte-order mark, as some Windows editors write, is accepted."""
     path = Path(path)
     shown = shorten(path, PATH_MAX)
     try:
@@ -53,6 +54,7 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{what}: {shown} is not UTF-8 text (a binary file?)") from None
+    text = text.removeprefix("\ufeff")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
