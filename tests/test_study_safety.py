@@ -352,3 +352,43 @@ def test_levers_that_are_not_a_table_with_a_lever_override(tmp_path):
     (tmp_path / "l5.toml").write_text("levers = 5\n")
     one_line_error(params_of(tmp_path, "l5.toml", "--set", "levers.Neijiang.rent_relief.intensity=0.5"),
                    "levers", "expected tables")
+
+
+# ----------------------------------------------------------------------------------------
+# Item 14: SIGTERM at start-up ends like Ctrl-C; run folders follow the umask
+# ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("after", [0.5, 1.5, 3.0])
+def test_sigterm_during_sweep_start_up_exits_130(tmp_path, after):
+    import signal
+
+    design = tiny_design(tmp_path, points=3)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "model", "sweep", str(design), "--out", "sw", "--workers", "2",
+                             "--quiet"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    time.sleep(after)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode in (130, 0), (proc.returncode, err)  # 0: it finished before the signal came
+    assert "Traceback" not in err, err
+    left = [p.name for p in tmp_path.rglob("*") if ".tmp-" in p.name]
+    assert not left, left
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o022])
+def test_sweep_folders_and_files_follow_the_umask(tmp_path, umask):
+    design = tiny_design(tmp_path, points=1)
+    r = cli("sweep", str(design), "--out", "sw", "--workers", "1", "--quiet", cwd=tmp_path,
+            preexec_fn=lambda: os.umask(umask))
+    assert r.returncode == 0, r.stderr
+    sw = tmp_path / "sw"
+    for p in (sw, sw / "runs"):
+        assert p.stat().st_mode & 0o777 == 0o777 & ~umask, (p, oct(p.stat().st_mode))
+    for p in (sw / "manifest.jsonl", sw / "sweep.json", sw / "inputs.json", sw / "runs.parquet",
+              next((sw / "runs").iterdir())):
+        assert p.stat().st_mode & 0o777 == 0o666 & ~umask, (p, oct(p.stat().st_mode))

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterator
 from ..core.errors import InputError
 from ..core.params import Params
 from .manifest import Job, RunFolder, read_run_table
+from .signals import Interrupted, interrupts_deferred
 
 #: Where the worker finds the model: "module:function". Only developers change it.
 SIMULATE_ENV = "OABM_SIMULATE"
@@ -131,7 +132,23 @@ def parse_memory(text: str) -> int:
 def connect(scheduler: str | None, workers: int, timeout: float = 5.0,
             worker_memory: int | None = None) -> tuple[Any, Any]:
     """(client, cluster): a LocalCluster of ``workers`` processes, or a client of an existing
-    scheduler (address or scheduler JSON file). Unreachable schedulers are an InputError."""
+    scheduler (address or scheduler JSON file). Unreachable schedulers are an InputError.
+    SIGTERM or Ctrl-C while the cluster starts takes effect once it is up: it is closed again
+    and ``Interrupted`` raised (a cluster cut off half-built leaves processes and tracebacks)."""
+    client = cluster = None
+    try:
+        with interrupts_deferred() as hit:
+            client, cluster = _connect(scheduler, workers, timeout, worker_memory)
+    except BaseException:
+        close(client, cluster)
+        raise
+    if hit:
+        close(client, cluster)
+        raise Interrupted()
+    return client, cluster
+
+
+def _connect(scheduler: str | None, workers: int, timeout: float, worker_memory: int | None) -> tuple[Any, Any]:
     import dask
     from distributed import Client, LocalCluster
 

@@ -72,7 +72,7 @@ class Manifest:
         self.path = path
         if path.exists():
             self._repair()
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # the umask decides
 
     def _repair(self) -> None:
         """Drop a torn last line left by a kill in the middle of a write."""

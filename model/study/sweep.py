@@ -116,11 +116,11 @@ def run_sweep(design: Design, out: str | Path, *, workers: int = 1, scheduler: s
     folder = RunFolder(out, log)
     t0 = time.perf_counter()
     client = cluster = None
-    todo = len(jobs) - len(folder.completed(jobs)) if resume else len(jobs)
-    if todo:
-        client, cluster = connect(scheduler, workers, connect_timeout, worker_memory)
-    phases = {"start-up": time.perf_counter() - t0}
-    with sigterm_interrupts():
+    with sigterm_interrupts():  # also for callers of run_sweep other than the command line
+        todo = len(jobs) - len(folder.completed(jobs)) if resume else len(jobs)
+        if todo:
+            client, cluster = connect(scheduler, workers, connect_timeout, worker_memory)
+        phases = {"start-up": time.perf_counter() - t0}
         try:
             folder.start(identity(design))
             meta = sweep_meta(design, workers if not scheduler else None, scheduler, command)
