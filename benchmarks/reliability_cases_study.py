@@ -92,8 +92,70 @@ def inherits_chain(depth: int) -> Callable[[Path], None]:
     return setup
 
 
+COMMITTED = ("experiments", "docs", "results/forecast")
+
+
+def committed_unchanged() -> tuple[Callable[[Path], None], Callable[[Path], str | None]]:
+    """(setup, check): the checkout's committed study files are the same after the command."""
+    import hashlib
+
+    def digest() -> dict[str, str]:
+        return {str(p.relative_to(ROOT)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for d in COMMITTED for p in sorted((ROOT / d).rglob("*")) if p.is_file()}
+
+    before: dict[str, str] = {}
+
+    def setup(d: Path) -> None:
+        before.clear()
+        before.update(digest())
+
+    def check(d: Path) -> str | None:
+        after = digest()
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        return f"committed files changed: {changed[:4]}" if changed else None
+
+    return setup, check
+
+
+def with_design(setup: Callable[[Path], None]) -> Callable[[Path], None]:
+    def both(d: Path) -> None:
+        setup(d)
+        write("tiny.toml", _design(1))(d)
+    return both
+
+
+SYNTH_TARGETS = ('[[target]]\nid = "coastal"\nfact = "synthetic"\nwhat = "coastal share"\ntransform = "share"\n'
+                 'region = "coastal"\nyear = 2008\nlow = 0.5\nhigh = 0.9\nobserved = "-"\nwhy = "-"\n'
+                 f'[calibration]\nscenario = "{EXPERIMENTS / "baseline.toml"}"\npopulation = 3\ngenerations = 1\n'
+                 "seeds = 1\nroot_seed = 5\nfixed = { persons_per_agent = 1000, end_year = 2008 }\n"
+                 "[calibration.priors]\nmodelled_share = [0.25, 0.45]\n")
+
+
 def study_cases() -> list[dict[str, Any]]:
+    val_setup, val_check = committed_unchanged()
+    fc_setup, fc_check = committed_unchanged()
+    cal_setup, cal_check = committed_unchanged()
+    sw_setup, sw_check = committed_unchanged()
     return [
+        dict(id="validate-default-outputs", item="13.3",
+             what="validate --seeds 1 with default outputs (a new results folder; docs/ untouched)", setup=val_setup,
+             argv=["validate", "--seeds", "1", "--set", "persons_per_agent=1000", "--set", "end_year=2012", *QUICK],
+             expect_exit=0, check=val_check),
+        dict(id="forecast-default-outputs", item="13.3",
+             what="forecast --seeds 1 --draws 1 with default outputs (results/forecast untouched)", setup=fc_setup,
+             argv=["forecast", "--seeds", "1", "--draws", "1", "--set", "persons_per_agent=1000", *QUICK],
+             expect_exit=0, check=fc_check),
+        dict(id="calibrate-write-elsewhere", item="13.3",
+             what="calibrate --write elsewhere.toml (experiments/posterior.csv untouched)",
+             setup=lambda d: (cal_setup(d), write("t.toml", SYNTH_TARGETS)(d)),
+             argv=["calibrate", "--targets", "t.toml", "--write", "elsewhere.toml", *QUICK], expect_exit=0,
+             check=cal_check),
+        dict(id="sweep-out-experiments", item="13.3", what="sweep --out experiments (a folder of committed files)",
+             setup=with_design(sw_setup), argv=["sweep", "tiny.toml", "--out", str(EXPERIMENTS), *QUICK],
+             expect_exit=2, check=sw_check),
+        dict(id="unit-publish-only-when-asked", item="13.3",
+             what="report policy replaces docs/policy_levers.md only with --publish",
+             pytest="tests/test_study_safety.py::test_report_policy_publishes_only_when_asked", expect_exit=0),
         dict(id="sweep-damaged-resume", item="13.4",
              what="--resume of a sweep whose manifest has a non-UTF-8 line and whose run file is cut short",
              setup=damaged_sweep, argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK], expect_exit=0),

@@ -392,3 +392,168 @@ def test_sweep_folders_and_files_follow_the_umask(tmp_path, umask):
     for p in (sw / "manifest.jsonl", sw / "sweep.json", sw / "inputs.json", sw / "runs.parquet",
               next((sw / "runs").iterdir())):
         assert p.stat().st_mode & 0o777 == 0o666 & ~umask, (p, oct(p.stat().st_mode))
+
+
+# ----------------------------------------------------------------------------------------
+# Item 3: results go to a new folder; committed files change only with --publish
+# ----------------------------------------------------------------------------------------
+
+COMMITTED = ("experiments", "docs", "results/forecast")
+
+
+@pytest.fixture()
+def checkout(tmp_path) -> Path:
+    """A throwaway copy of the checkout (package, experiments, docs, committed forecast): the
+    commands find its experiments/ and docs/ as their defaults, and may damage only it."""
+    import shutil
+
+    co = tmp_path / "checkout"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for d in ("model", *COMMITTED):
+        shutil.copytree(ROOT / d, co / d, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", co / "pyproject.toml")
+    (co / "work").mkdir()
+    return co
+
+
+def snapshot(co: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(co)): p.read_bytes() for d in COMMITTED for p in sorted((co / d).rglob("*"))
+            if p.is_file()}
+
+
+def changed(before: dict[str, bytes], co: Path) -> list[str]:
+    after = snapshot(co)
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def run_in(co: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(co))
+    return subprocess.run([sys.executable, "-m", "model", *args], capture_output=True, text=True, cwd=co / "work",
+                          env=env, timeout=timeout)
+
+
+QUICK_VALIDATE = ["--seeds", "1", "--workers", "1", "--quiet", "--set", "persons_per_agent=1000", "--set", "end_year=2012"]
+
+
+def test_validate_writes_a_new_folder_and_publishes_only_when_asked(checkout):
+    before = snapshot(checkout)
+    for _ in range(2):
+        r = run_in(checkout, "validate", *QUICK_VALIDATE)
+        assert r.returncode == 0, r.stderr
+    assert changed(before, checkout) == []
+    made = sorted((checkout / "work" / "results").glob("validation-*"))
+    assert len(made) == 2 and all((m / "validation.md").is_file() and (m / "img").is_dir() for m in made)
+    r = run_in(checkout, "validate", *QUICK_VALIDATE, "--out", str(made[0]))
+    one_line_error(r, "--resume")  # an earlier validation is never replaced
+    r = run_in(checkout, "validate", *QUICK_VALIDATE, "--publish")
+    assert r.returncode == 0, r.stderr
+    assert "docs/validation.md" in changed(before, checkout)
+    doc = (checkout / "docs" / "validation.md").read_text()
+    assert "`persons_per_agent=1000`" in doc and "`end_year=2012`" in doc and "1 seeds (from root seed 20240101: " in doc
+    assert all(not (checkout / ".." / n).exists() for n in ("validation.md",))
+
+
+def test_forecast_writes_a_new_folder_and_publishes_only_when_asked(checkout):
+    before = snapshot(checkout)
+    args = ["--seeds", "1", "--draws", "1", "--workers", "1", "--quiet", "--set", "persons_per_agent=1000"]
+    r = run_in(checkout, "forecast", *args)
+    assert r.returncode == 0, r.stderr
+    assert changed(before, checkout) == []
+    assert len(list((checkout / "work" / "results").glob("forecast-*/forecast.csv"))) == 1
+    r = run_in(checkout, "forecast", *args, "--publish")
+    assert r.returncode == 0, r.stderr
+    assert {"results/forecast/forecast.csv", "results/forecast/plan.md", "results/forecast/run.json"} <= set(
+        changed(before, checkout))
+    assert "`persons_per_agent=1000`" in (checkout / "results" / "forecast" / "plan.md").read_text()
+    rec = json.loads((checkout / "results" / "forecast" / "run.json").read_text())
+    assert rec["overrides"] == ["persons_per_agent=1000"] and len(rec["seeds"]) == 1
+
+
+SYNTH_TARGETS = """
+[[target]]
+id = "coastal"
+fact = "synthetic"
+what = "coastal share"
+transform = "share"
+region = "coastal"
+year = 2008
+low = 0.5
+high = 0.9
+observed = "-"
+why = "-"
+
+[calibration]
+scenario = "{scenario}"
+population = 3
+generations = 1
+seeds = 1
+root_seed = 5
+fixed = {{ persons_per_agent = 1000, end_year = 2008 }}
+
+[calibration.priors]
+modelled_share = [0.25, 0.45]
+"""
+
+
+def test_calibrate_write_elsewhere_leaves_the_committed_calibration_alone(checkout):
+    t = checkout / "work" / "synth.toml"
+    t.write_text(SYNTH_TARGETS.format(scenario=checkout / "experiments" / "baseline.toml"))
+    before = snapshot(checkout)
+    r = run_in(checkout, "calibrate", "--targets", str(t), "--write", "elsewhere.toml", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert changed(before, checkout) == []  # experiments/posterior.csv, calibrated.toml, calibration.json
+    assert "modelled_share" in (checkout / "work" / "elsewhere.toml").read_text()
+    made = list((checkout / "work" / "results").glob("calibration-*"))
+    assert len(made) == 1 and (made[0] / "posterior.csv").is_file() and (made[0] / "calibrated.toml").is_file()
+    r = run_in(checkout, "calibrate", "--targets", str(t), "--workers", "1", "--publish")
+    assert r.returncode == 0, r.stderr
+    assert {"experiments/calibrated.toml", "experiments/posterior.csv", "experiments/calibration.json",
+            "docs/img/calibration_convergence.png", "docs/performance.md"} <= set(changed(before, checkout))
+
+
+@pytest.mark.parametrize("target", ["experiments", "docs", "results/forecast"])
+def test_sweep_into_a_folder_of_committed_files_is_refused(checkout, target):
+    design = tiny_design(checkout / "work", points=1)
+    before = snapshot(checkout)
+    r = run_in(checkout, "sweep", str(design), "--out", str(checkout / target), "--workers", "1", "--quiet")
+    one_line_error(r, "--out", "other files")
+    assert changed(before, checkout) == []
+    r = run_in(checkout, "sensitivity", str(huge_sobol(checkout / "work", 2)), "--only", "sobol",
+               "--out", str(checkout / target), "--workers", "1")
+    one_line_error(r, "--out", "other files")
+
+
+def test_report_policy_publishes_only_when_asked(checkout):
+    e = checkout / "experiments"
+    design = checkout / "work" / "study.toml"
+    design.write_text(f"""
+name = "study"
+scenario = "{e / 'no_policy.toml'}"
+method = "arms"
+replications = 2
+root_seed = 5
+common_random_numbers = true
+[fixed]
+end_year = 2008
+persons_per_agent = 1000
+[[arms]]
+label = "no_policy"
+group = "counterfactual"
+[[arms]]
+label = "historical"
+group = "historical"
+scenario = "{e / 'baseline.toml'}"
+[[arms]]
+label = "rent_relief"
+group = "lever"
+scenario = "{e / 'lever_rent_relief.toml'}"
+vary = {{ "levers.Neijiang.rent_relief.intensity" = [0.7] }}
+""")
+    before = snapshot(checkout)
+    r = run_in(checkout, "report", "policy", "study", "--design", str(design), "--workers", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert changed(before, checkout) == []
+    assert (checkout / "work" / "study" / "policy_levers.md").is_file()
+    r = run_in(checkout, "report", "policy", "study", "--publish")
+    assert r.returncode == 0, r.stderr
+    assert "docs/policy_levers.md" in changed(before, checkout)

@@ -1,4 +1,9 @@
-"""Estimation commands: ``calibrate``, ``validate``, ``forecast``."""
+"""Estimation commands: ``calibrate``, ``validate``, ``forecast``.
+
+Each writes into a folder of its own (by default a new ``results/<command>-<date-time>/``, never
+an existing one) and replaces the committed results in ``experiments/``, ``docs/`` or
+``results/forecast/`` only when asked with ``--publish``, file by file and atomically.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,22 @@ from ..core.errors import InputError
 from . import paths
 from .cluster import add_cluster_arguments, at_least_one, dask_client, guarded, where
 from .common import command_line
+
+
+def _out(args: argparse.Namespace, kind: str) -> Path:
+    if args.out:
+        return Path(args.out)
+    if args.resume:
+        raise InputError(f"--resume: give the --out folder of the {kind} to continue")
+    return paths.new_results_folder(kind)
+
+
+def _publish_target(args: argparse.Namespace, target: Path | None) -> Path | None:
+    if not args.publish:
+        return None
+    if target is None:
+        raise InputError("--publish: there is no source checkout to publish into")
+    return target
 
 
 def _scenario(args: argparse.Namespace) -> Path:
@@ -25,61 +46,65 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     at_least_one(args, "population", "generations", "seeds", "workers")
     targets = Path(args.targets)
-    if not targets.is_file():
-        raise InputError(f"--targets: file not found: {targets}")
     kw = dict(overrides=args.overrides, population=args.population, generations=args.generations, seeds=args.seeds)
     s = setup(targets, **kw)  # a bad targets file or scenario fails here, before any cluster starts
-    out = Path(args.out)
+    out = _out(args, "calibration")
     check_out(out, s, args.resume)
+    published = _publish_target(args, paths.doc_file("convergence"))
     with dask_client(args) as client:
-        summary = calibrate(targets, out, client=client, resume=args.resume, write=Path(args.write),
-                            posterior_copy=paths.experiment_file("posterior"), command=command_line(), **kw)
+        summary = calibrate(targets, out, client=client, resume=args.resume, write=Path(args.write) if args.write
+                            else None, command=command_line(), **kw)
     print(f"calibration: {summary['model_runs']} model runs in {summary['wall_time_s']:.0f} s, "
           f"{summary['generations']} generations, final epsilon {summary['epsilons'][-1]:.3g}")
     for k, v in summary["estimate"].items():
         lo, hi = summary["interval_90"][k]
         print(f"  {k:28s} {v:.4g}   (90%: {lo:.4g} to {hi:.4g})")
-    if Path(args.write).resolve() == paths.experiment_file("calibrated").resolve() and paths.doc_file("convergence"):
-        # The committed estimate carries its convergence plot and summary into the docs.
+    print(f"wrote {out}/ (calibrated.toml, posterior.csv, convergence.png, calibration.json)"
+          + (f" and {args.write}" if args.write else ""))
+    if published is not None:
         publish(out, calibrated=paths.experiment_file("calibrated"), posterior=paths.experiment_file("posterior"),
-                record_file=paths.experiment_file("calibration_record"), convergence=paths.doc_file("convergence"),
+                record_file=paths.experiment_file("calibration_record"), convergence=published,
                 performance_doc=paths.doc_file("performance"), where=where(args))
-    print(f"wrote {args.write} and {out}/posterior.csv, convergence.png, calibration.json")
+        names = ", ".join(str(paths.experiment_file(r)) for r in ("calibrated", "posterior", "calibration_record"))
+        print(f"published {names}, {published} and the calibration section of {paths.doc_file('performance')}")
     return 0
 
 
 @guarded
 def cmd_validate(args: argparse.Namespace) -> int:
     from ..study.targets import load_targets
-    from ..study.validate import check_out, failure_reason, plan, validate
+    from ..study.validate import check_out, failure_reason, plan, publish, validate
 
     scenario = _scenario(args)
     load_targets(args.targets)
     p = plan(scenario, args.overrides, args.seeds, args.root_seed)
-    out = Path(args.out)
+    out = _out(args, "validation")
     check_out(out, "validation", p.jobs, p.overrides, args.resume)
-    doc = Path(args.doc) if args.doc else (paths.doc_file("validation") or out / "validation.md")
+    doc = _publish_target(args, Path(args.doc) if args.doc else paths.doc_file("validation"))
     with dask_client(args) as client:
-        s = validate(p, Path(args.targets), client=client, out=out, doc=doc, command=command_line(),
-                     progress=not args.quiet, resume=args.resume,
-                     calibration=paths.experiment_file("calibration_record"), root=paths.CHECKOUT)
-    print(f"{int(s['pass'].sum())} of {len(s)} targets pass; wrote {doc}")
+        s = validate(p, Path(args.targets), client=client, out=out, command=command_line(), progress=not args.quiet,
+                     resume=args.resume, calibration=paths.experiment_file("calibration_record"), root=paths.CHECKOUT)
+    print(f"{int(s['pass'].sum())} of {len(s)} targets pass; wrote {out}/validation.md")
     for _, r in s[~s["pass"]].iterrows():
         print(f"  FAIL {r['id']}: {failure_reason(r)}")
+    if doc is not None:
+        publish(out, doc)
+        print(f"published {doc} (figures in {doc.parent / 'img'}/)")
     return 0
 
 
 @guarded
 def cmd_forecast(args: argparse.Namespace) -> int:
-    from ..study.forecast import LAST_YEAR, forecast, load_plans, plan
+    from ..study.forecast import LAST_YEAR, forecast, load_plans, plan, publish
     from ..study.validate import check_out
 
     at_least_one(args, "draws")
     scenario = _scenario(args)
     p = plan(scenario, args.overrides, Path(args.posterior), args.draws, args.seeds, args.root_seed)
     plans = load_plans(Path(args.plans) if args.plans else None)
-    out = Path(args.out)
+    out = _out(args, "forecast")
     check_out(out, "forecast", p.jobs, p.overrides, args.resume)
+    dest = _publish_target(args, paths.published_forecast_dir())
     with dask_client(args) as client:
         r = forecast(p, client=client, out=out, plans=plans, command=command_line(), progress=not args.quiet,
                      resume=args.resume)
@@ -93,48 +118,59 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     else:
         for _, row in r.plan_table.iterrows():
             print(f"  P(reach plan {row['goal']}) = {row['probability']:.0%}")
+    if dest is not None:
+        publish(out, dest)
+        print(f"published {dest}/")
     return 0
 
 
-def _common(p: argparse.ArgumentParser, seeds: int, out: str) -> None:
+def _common(p: argparse.ArgumentParser, seeds: int, kind: str) -> None:
     p.add_argument("scenario", nargs="?", default="baseline",
                    help="scenario (default: experiments/baseline.toml, which inherits calibrated.toml)")
     p.add_argument("--seeds", type=int, default=seeds, metavar="N", help=f"seeds (default {seeds})")
     p.add_argument("--root-seed", type=int, default=20240101, metavar="N",
                    help="every seed derives from this one (numpy SeedSequence)")
-    p.add_argument("--out", default=str(paths.results_dir() / out), metavar="DIR",
-                   help=f"output folder (default: results/{out}; replaced unless --resume)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help=f"output folder (default: a new results/{kind}-<date-time>/)")
     add_cluster_arguments(p, resume="continue an interrupted run in --out (same scenario, --set and seeds)")
 
 
 def register(sub) -> None:
     p = sub.add_parser("calibrate", help="estimate free parameters against the targets (ABC-SMC on Dask)",
-                       description="ABC-SMC calibration of the free parameters against the targets.")
+                       description="ABC-SMC calibration into a new results folder; --publish replaces "
+                                   "experiments/calibrated.toml, posterior.csv and calibration.json.")
     p.add_argument("--targets", default=str(paths.targets_file()), metavar="FILE",
                    help="targets and calibration set-up (default: experiments/targets.toml)")
-    p.add_argument("--out", default=str(paths.results_dir() / "calibration"), metavar="DIR",
-                   help="output folder: abc.db, posterior, convergence plot (default: results/calibration)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder: abc.db, posterior, convergence plot (default: a new results/calibration-<date-time>/)")
     p.add_argument("--population", type=int, metavar="N", help="particles per generation (default: the file's)")
     p.add_argument("--generations", type=int, metavar="N", help="generations after the prior (default: the file's)")
     p.add_argument("--seeds", type=int, metavar="N", help="runs per particle (default: the file's)")
-    p.add_argument("--write", default=str(paths.experiment_file("calibrated")), metavar="TOML",
-                   help="where to write the point estimate (default: experiments/calibrated.toml)")
+    p.add_argument("--write", default=None, metavar="TOML",
+                   help="also write the point estimate here (nothing else is written outside --out)")
+    p.add_argument("--publish", action="store_true",
+                   help="replace experiments/calibrated.toml, posterior.csv, calibration.json, "
+                        "docs/img/calibration_convergence.png and docs/performance.md's calibration section")
     add_cluster_arguments(p, resume="continue the calibration in --out from its last finished generation")
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("validate", help="run the calibrated baseline over many seeds and write docs/validation.md",
-                       description="Run the calibrated baseline over many seeds and write docs/validation.md.")
+    p = sub.add_parser("validate", help="run the calibrated baseline over many seeds, target by target",
+                       description="Validation report into a new results folder; --publish replaces docs/validation.md.")
     _common(p, 20, "validation")
     p.add_argument("--targets", default=str(paths.targets_file()), metavar="FILE", help="targets file")
-    p.add_argument("--doc", default=None, metavar="MD", help="report (default docs/validation.md; figures in img/ beside it)")
+    p.add_argument("--publish", action="store_true",
+                   help="replace docs/validation.md and docs/img/validation_*.png (atomically)")
+    p.add_argument("--doc", default=None, metavar="MD", help="with --publish: the report to replace "
+                                                             "(default docs/validation.md; figures in img/ beside it)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("forecast", help="forecast every city 2024-2030 with uncertainty bands",
-                       description="Forecast every modelled city 2024-2030 with uncertainty bands.")
+                       description="Forecast into a new results folder; --publish replaces results/forecast/.")
     _common(p, 2, "forecast")
     p.add_argument("--draws", type=int, default=20, metavar="N", help="posterior draws (default 20)")
     p.add_argument("--posterior", default=str(paths.experiment_file("posterior")), metavar="CSV",
                    help="weighted posterior sample (default experiments/posterior.csv)")
     p.add_argument("--plans", default=str(paths.experiment_file("plans")), metavar="TOML",
                    help="published plans by city (default experiments/plans.toml)")
+    p.add_argument("--publish", action="store_true", help="replace the committed results/forecast/ files (atomically)")
     p.set_defaults(func=cmd_forecast)

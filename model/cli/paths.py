@@ -9,6 +9,7 @@ under ``./results`` of the folder the command runs in.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from ..core.errors import InputError
@@ -39,10 +40,10 @@ def targets_file() -> Path:
     return experiments_dir() / "targets.toml"
 
 
-#: Committed files of experiments/ by role: inputs, and the committed calibration.
+#: Committed files of experiments/ by role: inputs, and the results `--publish` replaces.
 EXPERIMENT_FILES = {"plans": "plans.toml", "policy_design": "policy_levers.toml", "calibrated": "calibrated.toml",
                     "posterior": "posterior.csv", "calibration_record": "calibration.json"}
-#: Committed files of docs/ by role that the study commands write.
+#: Committed files of docs/ by role that `--publish` replaces.
 DOC_FILES = {"validation": "validation.md", "policy": "policy_levers.md", "performance": "performance.md",
              "convergence": "img/calibration_convergence.png"}
 
@@ -53,9 +54,14 @@ def experiment_file(role: str) -> Path:
 
 
 def doc_file(role: str) -> Path | None:
-    """A committed file of docs/ (see DOC_FILES); None when installed (there is no docs/)."""
+    """A committed file of docs/ (see DOC_FILES); None when installed (nothing to publish into)."""
     d = docs_dir()
     return d / DOC_FILES[role] if d is not None else None
+
+
+def published_forecast_dir() -> Path | None:
+    """The committed forecast (results/forecast of the checkout)."""
+    return CHECKOUT / "results" / "forecast" if CHECKOUT is not None else None
 
 
 def sweep_dir(name: str) -> Path:
@@ -64,6 +70,18 @@ def sweep_dir(name: str) -> Path:
 
 def sensitivity_dir(name: str) -> Path:
     return results_dir() / "sensitivity" / name
+
+
+def new_results_folder(kind: str) -> Path:
+    """A folder for one command's outputs that does not exist yet: results/<kind>-<date-time>,
+    with -2, -3, ... when several start in the same second. Never an existing folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = results_dir() / f"{kind}-{stamp}"
+    n = 2
+    while out.exists():
+        out = results_dir() / f"{kind}-{stamp}-{n}"
+        n += 1
+    return out
 
 
 def _existing(name: str, what: str) -> Path | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..core.errors import InputError
 from . import estimate
 from .cluster import add_design_arguments, at_least_one, design_options, guarded
 from .common import OneLineParser, command_line
@@ -68,18 +69,23 @@ def _report_command(args: argparse.Namespace) -> str:
         parts += ["--set", o]
     if args.doc:
         parts += ["--doc", args.doc]
+    if args.publish:
+        parts.append("--publish")
     return " ".join(parts)
 
 
 @guarded
 def cmd_report_policy(args: argparse.Namespace) -> int:
     from ..study.design import load_design
-    from ..study.policy_report import build_report
+    from ..study.policy_report import build_report, publish
     from ..study.sweep import require_method, run_sweep
 
     at_least_one(args, "workers")
     d = Path(args.dir)
-    doc = Path(args.doc) if args.doc else (doc_file("policy") or d / "policy_levers.md")
+    doc = Path(args.doc) if args.doc else d / "policy_levers.md"
+    published = doc_file("policy") if args.publish else None
+    if args.publish and published is None:
+        raise InputError("--publish: there is no source checkout to publish into (docs/ is missing)")
     need_run = (not (d / "runs.parquet").is_file() or args.resume or args.replications is not None
                 or bool(args.overrides))
     if need_run:
@@ -91,6 +97,9 @@ def cmd_report_policy(args: argparse.Namespace) -> int:
         print(f"{design.name}: {s.total} runs ({s.ok} ok, {s.failed} failed) in {s.seconds:.1f} s -> {d}")
     build_report(d, doc, _report_command(args))
     print(f"wrote {doc} (figures in {doc.with_suffix('')}/)")
+    if published is not None:
+        publish(doc, published)
+        print(f"published {published} (figures in {published.with_suffix('')}/)")
     return 0
 
 
@@ -98,7 +107,8 @@ def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a parameter sweep (factorial, LHS, Sobol, Morris) on Dask",
                        description="Run every (design point, replication) of a design once on Dask, resumably.")
     p.add_argument("design", help="design file (TOML), e.g. experiments/sweep_smoke.toml")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: results/sweeps/<design name>)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: results/sweeps/<design name>); "
+                                                "a folder of other files is refused")
     add_design_arguments(p)
     p.add_argument("--dry-run", action="store_true", help="check the design and print its size, run nothing")
     p.set_defaults(func=cmd_sweep)
@@ -115,14 +125,16 @@ def register(sub) -> None:
 
     p = sub.add_parser("report", help="write a study report (policy)")
     rsub = p.add_subparsers(dest="report", required=True, parser_class=OneLineParser)
-    rp = rsub.add_parser("policy", help="policy-lever study report into docs/policy_levers.md",
+    rp = rsub.add_parser("policy", help="the policy-lever study report",
                          description="Read (or, when it has no results, run) the policy-lever study in DIR and "
-                                     "write its report.")
+                                     "write its report; --publish also replaces docs/policy_levers.md.")
     rp.add_argument("dir", metavar="DIR", help="study folder: read if it holds results, else the design is run into it")
     rp.add_argument("--design", default=None, metavar="FILE",
                     help="study design used when DIR has no results (default: experiments/policy_levers.toml)")
     rp.add_argument("--doc", default=None, metavar="FILE",
                     help="Markdown report to write, figures go to a folder of the same name "
-                         "(default: docs/policy_levers.md)")
+                         "(default: DIR/policy_levers.md)")
+    rp.add_argument("--publish", action="store_true",
+                    help="also copy the report and its figures to docs/policy_levers.md, atomically")
     add_design_arguments(rp)
     rp.set_defaults(func=cmd_report_policy)

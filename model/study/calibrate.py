@@ -42,6 +42,9 @@ from .scenarios import load_scenario
 from .seeds import particle_seeds, seeds_from
 from .targets import Target, distance, evaluate, load_targets
 
+#: Names that mark a folder as a calibration's (which --resume may continue).
+CALIBRATION_FILES = ("abc.db", "calibration.json", "inputs.json")
+
 # ---------------------------------------------------------------------------------------
 # Settings
 # ---------------------------------------------------------------------------------------
@@ -199,10 +202,10 @@ def setup(targets_path: Path, *, overrides: list[str] | None = None, population:
 def check_out(out: Path, s: Setup, resume: bool) -> None:
     """An InputError before anything runs unless ``out`` is new, empty, or (with ``resume``) a
     calibration started with the same inputs."""
-    check_writable(out)
+    check_writable(out, owned=CALIBRATION_FILES)
     if (out / "abc.db").exists() and not resume:
         raise InputError(f"--out: {out} already holds a calibration (abc.db); use --resume to continue it or another folder")
-    RunFolder(out).check(s.identity(), resume)
+    RunFolder(out).check(s.identity(), resume, what="a calibration")
 
 
 def _abc_history(s: Setup, out: Path, client: Any) -> Any:

@@ -50,6 +50,8 @@ def write_calibrated(path: Path, summary: dict[str, Any], posterior_name: str = 
         "# Point estimate of the free parameters, written by `outsourcing-abm calibrate`",
         f"# ({summary['model_runs']} model runs, {summary['wall_time_s']:.0f} s, commit {commit_of(summary)}).",
         f"# Point estimate: {describe_point_estimate(summary['point_estimate'])}",
+        f"# Run with {' '.join(f'--set {o}' for o in summary.get('overrides') or []) or 'no --set'}, root seed "
+        f"{summary.get('root_seed', '?')}; the rescoring seeds and every setting are in calibration.json.",
         f"# Comments give each parameter's 90% interval in the final ABC-SMC population ({posterior_name}).",
         "# baseline.toml and no_policy.toml inherit this file. Targets: experiments/targets.toml.",
         'name = "calibrated"',

@@ -6,7 +6,7 @@ usually the calibrated baseline, i.e. current policy carried forward. ``forecast
 into its own folder: ``forecast.csv`` (year, city, metric, p05, p25, p50, p75, p95),
 ``forecast_<focus city>.png``, ``run.json`` (the provenance record) and, when the focus city has
 a published plan in the plans file (``load_plans``), ``plan.csv`` / ``plan.md``: the probability
-that it reaches each goal.
+that it reaches each goal. ``publish(out, dest)`` copies them where the committed forecast lives.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.params import RANGES, Params
-from ..files import write_json_atomic, write_text_atomic
+from ..files import copy_atomic, write_json_atomic, write_text_atomic
 from ..provenance import record
 from .executor import run_in_folder
 from .inputs import PATH_MAX, read_toml, shorten
@@ -33,6 +33,7 @@ from .validate import check_out, identity
 FIRST_YEAR, LAST_YEAR = 2024, 2030
 METRICS = ("firms", "new_firms", "employment", "output_cny", "tax_cny")
 QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
+OUTPUTS = ("forecast.csv", "plan.csv", "plan.md", "run.json")
 
 
 # ---------------------------------------------------------------------------------------
@@ -244,3 +245,10 @@ def forecast(p: Plan, *, client: Any, out: Path, plans: dict[str, CityPlan], com
         draws=p.draws, distinct_parameter_sets=p.distinct, seeds_per_draw=p.seeds_per_draw, root_seed=p.root_seed,
         posterior=str(p.posterior), plan=city_plan.__dict__ if city_plan else None))
     return Result(out, cy, focus, table)
+
+
+def publish(out: Path, dest: Path) -> list[Path]:
+    """Copy a forecast's files from ``out`` into ``dest``, each atomically."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files = [out / f for f in OUTPUTS if (out / f).is_file()] + sorted(out.glob("forecast_*.png"))
+    return [copy_atomic(f, dest / f.name) for f in files]

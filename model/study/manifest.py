@@ -202,12 +202,15 @@ class RunFolder:
         except (OSError, ValueError):
             return None
 
-    def check(self, identity: dict[str, Any], resume: bool, *, legacy: dict[str, Any] | None = None) -> None:
-        """With ``resume``, an InputError unless this folder holds no runs yet or was started with
-        the same inputs (digest), --set overrides and package version as ``identity``. ``legacy``:
-        the identity of a folder started before inputs.json existed, if it can tell."""
-        if not resume or not self.holds_runs():
+    def check(self, identity: dict[str, Any], resume: bool, *, what: str = "runs",
+              legacy: dict[str, Any] | None = None) -> None:
+        """An InputError unless this folder may take runs of ``identity``: a folder without runs;
+        or, with ``resume``, one started with the same inputs (digest), --set overrides and package
+        version. ``legacy``: the identity of a folder started before inputs.json existed."""
+        if not self.holds_runs():
             return
+        if not resume:
+            raise InputError(f"--out: {self.path} already holds {what} (use --resume to continue it, or another folder)")
         old = self.recorded() or legacy
         if old is None:
             raise InputError(f"--resume: {self.path} holds runs but no readable record of the inputs that made "

@@ -345,6 +345,18 @@ def build_report(d: Path, doc: Path, command: str = "outsourcing-abm report poli
     return doc
 
 
+def publish(doc: Path, dest: Path) -> list[Path]:
+    """Copy a report and its figure folder to ``dest`` (and ``dest``'s figure folder), atomically
+    file by file."""
+    from ..files import copy_atomic
+
+    figs, dest_figs = doc.with_suffix(""), dest.with_suffix("")
+    dest_figs.mkdir(parents=True, exist_ok=True)
+    written = [copy_atomic(f, dest_figs / f.name) for f in sorted(figs.glob("*.png"))]
+    written.append(copy_atomic(doc, dest))
+    return written
+
+
 def saturated_levers(lever_rows: list[dict[str, Any]], year: int) -> list[str]:
     """Sentences for levers whose lowest spending intensity clearly adds jobs by ``year`` while
     higher ones, costing at least twice as much, add none beyond it (the gain differs by less

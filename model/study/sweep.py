@@ -40,6 +40,8 @@ from .seeds import SEEDING
 from .signals import sigterm_interrupts
 
 SCHEMA_VERSION = 1
+#: Names whose presence marks a folder as a sweep's (which --resume may continue).
+SWEEP_FILES = ("sweep.json", MANIFEST, "inputs.json")
 
 
 @dataclass
@@ -75,12 +77,13 @@ def _legacy_identity(out: Path) -> dict[str, Any] | None:
 
 
 def check_out_dir(out: Path, design: Design, resume: bool) -> None:
-    """An InputError before anything runs unless ``out`` may take this sweep: a new folder, or
-    (with ``resume``) a sweep folder started with the same design, --set and package version."""
-    check_writable(out)
+    """An InputError before anything runs unless ``out`` may take this sweep: a new or empty
+    folder, or (with ``resume``) a sweep folder started with the same design, --set and package
+    version. A folder of other files (``experiments/``, ``docs/``) is never written into."""
+    check_writable(out, owned=SWEEP_FILES)
     if not resume and ((out / "sweep.json").exists() or (out / MANIFEST).exists()):
         raise InputError(f"--out: {out} already holds a sweep (use --resume to continue it, or another folder)")
-    RunFolder(out).check(identity(design), resume, legacy=_legacy_identity(out))
+    RunFolder(out).check(identity(design), resume, what="a sweep", legacy=_legacy_identity(out))
 
 
 def sweep_meta(design: Design, workers: int | None, scheduler: str | None,

@@ -5,7 +5,8 @@ executor, evaluates every target of the targets file on every run, and writes in
 folder ``out``: ``validation.md`` (first line "N of M targets pass", then for every target the
 observation, the simulated median and 90% band, pass/fail and, for failures, the reason),
 ``img/validation_*.png``, ``targets_per_run.csv``, ``summary.csv``, ``city_year.parquet`` and
-``run.json`` (the provenance record); the report ``doc`` and its figures in ``img/`` beside it.
+``run.json`` (the provenance record). ``publish(out, doc)`` copies the report and its figures to
+where the documentation keeps them, atomically; nothing else writes outside ``out``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.params import Params
-from ..files import check_writable, write_atomic, write_json_atomic, write_text_atomic
+from ..files import check_writable, copy_atomic, write_atomic, write_json_atomic, write_text_atomic
 from ..provenance import record, short_commit
 from .calibration_record import calibration_section
 from .executor import run_in_folder
@@ -28,7 +29,10 @@ from .seeds import seeds_from
 from .targets import evaluate, load_targets, summarise
 from .validation_figures import make_figures
 
+REPORT = "validation.md"
 IMG = "img"
+#: Names that mark a folder as one written by validate or forecast (which --resume may continue).
+RUN_FOLDER_FILES = ("run.json", "inputs.json", "manifest.jsonl")
 
 
 def identity(kind: str, jobs: list[Job], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -40,10 +44,10 @@ def identity(kind: str, jobs: list[Job], overrides: list[str] | tuple[str, ...])
 
 
 def check_out(out: Path, kind: str, jobs: list[Job], overrides: list[str] | tuple[str, ...], resume: bool) -> None:
-    """An InputError before anything runs unless ``out`` can be written and (with ``resume``)
-    holds runs of the same inputs, if any."""
-    check_writable(out)
-    RunFolder(out).check(identity(kind, jobs, overrides), resume)
+    """An InputError before anything runs unless ``out`` is new, empty, or (with ``resume``) a
+    folder of this command started with the same inputs."""
+    check_writable(out, owned=RUN_FOLDER_FILES)
+    RunFolder(out).check(identity(kind, jobs, overrides), resume, what=f"a {kind}")
 
 
 @dataclass
@@ -145,12 +149,11 @@ def write_report(summary: pd.DataFrame, doc: Path, *, header: str, figures: list
     write_text_atomic(doc, "\n".join(lines) + "\n")
 
 
-def validate(p: Plan, targets_path: Path, *, client: Any, out: Path, doc: Path, command: str,
-             progress: bool = True, resume: bool = False, calibration: Path | None = None,
-             root: Path | None = None) -> pd.DataFrame:
-    """Run the validation ``p`` into ``out`` and the report ``doc`` (see the module docstring);
-    the per-target summary. ``calibration``: the calibration record the report describes;
-    ``root``: paths in the report are shown relative to it."""
+def validate(p: Plan, targets_path: Path, *, client: Any, out: Path, command: str, progress: bool = True,
+             resume: bool = False, calibration: Path | None = None, root: Path | None = None) -> pd.DataFrame:
+    """Run the validation ``p`` into ``out`` (see the module docstring); the per-target summary.
+    ``calibration``: the calibration record the report describes; ``root``: paths in the report
+    are shown relative to it."""
     from ..run import region_year_table
 
     targets = load_targets(targets_path)
@@ -168,8 +171,18 @@ def validate(p: Plan, targets_path: Path, *, client: Any, out: Path, doc: Path, 
                  root_seed=p.root_seed, targets_file=str(targets_path),
                  passed=int(summary["pass"].sum()), targets=len(summary))
     write_json_atomic(out / "run.json", rec)
-    figures = make_figures(cy, targets, doc.parent / IMG, p.params.focus_city, p.params.reference_cities)
+    figures = make_figures(cy, targets, out / IMG, p.params.focus_city, p.params.reference_cities)
     header = _header(rec["provenance"], command=command, scenario=p.scenario, root=root, seed_list=p.seeds,
                      root_seed=p.root_seed, overrides=p.overrides)
-    write_report(summary, doc, header=header, figures=figures, calibration=calibration)
+    write_report(summary, out / REPORT, header=header, figures=figures, calibration=calibration)
     return summary
+
+
+def publish(out: Path, doc: Path) -> list[Path]:
+    """Copy ``out``'s report to ``doc`` and its figures to ``img/`` beside it, each atomically
+    (a reader sees the old file or the new one, never a part)."""
+    figures = sorted((out / IMG).glob("*.png"))
+    (doc.parent / IMG).mkdir(parents=True, exist_ok=True)
+    written = [copy_atomic(f, doc.parent / IMG / f.name) for f in figures]
+    written.append(copy_atomic(out / REPORT, doc))
+    return written
