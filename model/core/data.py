@@ -77,36 +77,42 @@ def loglinear(years: np.ndarray, values: np.ndarray, at: float, growth_after: fl
     return float(np.exp(logv[0] + g0 * (at - years[0])))
 
 
-def city_wage(cities: pd.DataFrame, year: float, growth_shift: float = 0.0) -> np.ndarray:
+#: Years of the city wage observations (cities.csv wage_2005, wage_2015, wage_2022).
+WAGE_YEARS = np.array([2005.0, 2015.0, 2022.0])
+WAGE_COLUMNS = ["wage_2005", "wage_2015", "wage_2022"]
+
+
+def city_wage(points: np.ndarray, year: float, growth_shift: float = 0.0) -> np.ndarray:
     """Average urban non-private wage of every city in ``year`` (CNY/year), log-linear between
-    the 2005, 2015 and 2022 observations, extrapolated at the 2015-22 trend; ``growth_shift``
-    adds to every city's annual growth from 2005 on (a what-if control)."""
-    pts = np.array([2005.0, 2015.0, 2022.0])
-    out = np.empty(len(cities))
-    for i, (w05, w15, w22) in enumerate(cities[["wage_2005", "wage_2015", "wage_2022"]].to_numpy(float)):
-        out[i] = loglinear(pts, np.array([w05, w15, w22]), year)
+    its observations ``points`` (cities x WAGE_YEARS), extrapolated at the 2015-22 trend;
+    ``growth_shift`` adds to every city's annual growth from 2005 on (a what-if control)."""
+    out = np.empty(len(points))
+    for i, w in enumerate(points):
+        out[i] = loglinear(WAGE_YEARS, w, year)
     return out * (1.0 + growth_shift) ** (year - 2005.0)
 
 
+@lru_cache(maxsize=None)
+def _series(table: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(years, values) of a national series up to the last data year (read once)."""
+    df = load_national_wage() if table == "national_wage" else load_national()
+    df = df[df.index <= LAST_DATA_YEAR]
+    return df.index.to_numpy(float), df[column].to_numpy(float)
+
+
 def national_wage(year: float, growth_shift: float = 0.0) -> float:
-    nw = load_national_wage()
-    w = loglinear(nw.index.to_numpy(float), nw["wage_cny"].to_numpy(float), year)
+    w = loglinear(*_series("national_wage", "wage_cny"), year)
     return w * (1.0 + growth_shift) ** (year - 2005.0)
 
 
 def national_so_employment(year: float, growth_after: float) -> float:
     """National SO employment (persons) in ``year``: MOFCOM series to 2023, then ``growth_after``."""
-    nat = load_national()
-    nat = nat[nat.index <= LAST_DATA_YEAR]
-    return loglinear(nat.index.to_numpy(float), nat["so_employment"].to_numpy(float), year, growth_after)
+    return loglinear(*_series("national", "so_employment"), year, growth_after)
 
 
 def national_graduates(year: float) -> float:
     """Regular higher-education graduates in China (persons/year), held flat after 2023."""
-    nat = load_national()
-    nat = nat[nat.index <= LAST_DATA_YEAR]
-    return loglinear(nat.index.to_numpy(float), nat["graduates_national"].to_numpy(float),
-                     min(year, LAST_DATA_YEAR), 0.0)
+    return loglinear(*_series("national", "graduates_national"), min(year, LAST_DATA_YEAR), 0.0)
 
 
 def haversine_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ class Conditions:
 
 
 def conditions(p: Params, world: World, policy: PolicySchedule, t: float) -> Conditions:
-    cw = city_wage(world.cities, t, p.wage_growth_shift)
+    cw = city_wage(world.wage_points, t, p.wage_growth_shift)
     nw = national_wage(t, p.wage_growth_shift)
     g = p.rent_growth_to_2015 if t < OFFICE_RENT_YEAR else p.rent_growth_after_2015
     revenue = (world.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - REVENUE_PER_SEAT_YEAR)

@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .data import haversine_km, load_cities, load_segments
+from .data import WAGE_COLUMNS, haversine_km, load_cities, load_segments
 
 
 @dataclass(frozen=True, eq=False)
@@ -27,6 +27,7 @@ class World:
     distance_km: np.ndarray         # (cities x cities) great-circle km
     graduates_2021: np.ndarray      # persons/year
     rent_2015: np.ndarray           # prime office rent, CNY/m2/month
+    wage_points: np.ndarray         # (cities x data.WAGE_YEARS) average wage observations, CNY/year
     demo_year: np.ndarray           # year a national SO demonstration city (NaN: never)
     hub_weight: np.ndarray          # weight as a client hub (0: not a hub)
     inland_hub: np.ndarray          # client hubs outside the coast (the Chengdu-Chongqing market)
@@ -61,6 +62,7 @@ def load_world() -> World:
         distance_km=haversine_km(cities["lon"].to_numpy(float), cities["lat"].to_numpy(float)),
         graduates_2021=cities["graduates_2021"].to_numpy(float),
         rent_2015=cities["office_rent_2015"].to_numpy(float),
+        wage_points=cities[WAGE_COLUMNS].to_numpy(float),
         demo_year=cities["demo_city_year"].to_numpy(float),
         hub_weight=hub_weight, inland_hub=(hub_weight > 0) & (region != "coastal"),
         so_share_2005=cities["so_share_2005"].to_numpy(float),
