@@ -131,6 +131,11 @@ SYNTH_TARGETS = ('[[target]]\nid = "coastal"\nfact = "synthetic"\nwhat = "coasta
                  "[calibration.priors]\nmodelled_share = [0.25, 0.45]\n")
 
 
+def unit(case_id: str, item: str, what: str, test: str) -> dict[str, Any]:
+    """A row for a fault that cannot be provoked from outside: it runs the unit test ``test``."""
+    return {"id": case_id, "item": item, "what": what, "pytest": f"tests/test_study_safety.py::{test}", "expect_exit": 0}
+
+
 def study_cases() -> list[dict[str, Any]]:
     val_setup, val_check = committed_unchanged()
     fc_setup, fc_check = committed_unchanged()
@@ -153,9 +158,8 @@ def study_cases() -> list[dict[str, Any]]:
         dict(id="sweep-out-experiments", item="13.3", what="sweep --out experiments (a folder of committed files)",
              setup=with_design(sw_setup), argv=["sweep", "tiny.toml", "--out", str(EXPERIMENTS), *QUICK],
              expect_exit=2, check=sw_check),
-        dict(id="unit-publish-only-when-asked", item="13.3",
-             what="report policy replaces docs/policy_levers.md only with --publish",
-             pytest="tests/test_study_safety.py::test_report_policy_publishes_only_when_asked", expect_exit=0),
+        unit("unit-publish-only-when-asked", "13.3", "report policy replaces docs/policy_levers.md only with --publish",
+             "test_report_policy_publishes_only_when_asked"),
         dict(id="sweep-damaged-resume", item="13.4",
              what="--resume of a sweep whose manifest has a non-UTF-8 line and whose run file is cut short",
              setup=damaged_sweep, argv=["sweep", "tiny.toml", "--out", "sw", "--resume", *QUICK], expect_exit=0),
@@ -218,10 +222,10 @@ def study_cases() -> list[dict[str, Any]]:
         dict(id="sweep-sigterm-start-up", item="13.14", what="SIGTERM 2 s into a sweep (while its cluster starts)",
              setup=write("tiny.toml", _design()), argv=["sweep", "tiny.toml", "--out", "sw", "--workers", "2", "--quiet"],
              expect_exit=130, signal_after=2.0),
-        dict(id="unit-sweep-umask", item="13.14", what="sweep folders and files follow the umask (002 and 022)",
-             pytest="tests/test_study_safety.py::test_sweep_folders_and_files_follow_the_umask", expect_exit=0),
-        dict(id="unit-sweep-enospc", item="13.6", what="a full disk while a run file is written (injected ENOSPC)",
-             pytest="tests/test_study_safety.py::test_full_disk_leaves_no_temporary_and_names_the_file", expect_exit=0),
-        dict(id="unit-sweep-stale-tmp", item="13.6", what="resume of a folder with temporaries of killed writers",
-             pytest="tests/test_study_safety.py::test_resume_clears_stale_temporaries_of_killed_writers", expect_exit=0),
+        unit("unit-sweep-umask", "13.14", "sweep folders and files follow the umask (002 and 022)",
+             "test_sweep_folders_and_files_follow_the_umask"),
+        unit("unit-sweep-enospc", "13.6", "a full disk while a run file is written (injected ENOSPC)",
+             "test_full_disk_leaves_no_temporary_and_names_the_file"),
+        unit("unit-sweep-stale-tmp", "13.6", "resume of a folder with temporaries of killed writers",
+             "test_resume_clears_stale_temporaries_of_killed_writers"),
     ]

@@ -194,19 +194,11 @@ def test_resume_clears_stale_temporaries_of_killed_writers(tmp_path):
 # ----------------------------------------------------------------------------------------
 
 def huge_sobol(folder: Path, base_samples: int = 2**20) -> Path:
+    """The sensitivity tests' design (3 factors: base_samples x 5 Sobol points) at another size."""
+    from test_sensitivity import design_text
+
     p = folder / "huge.toml"
-    p.write_text(f"""
-scenario = "{EXPERIMENTS / 'baseline.toml'}"
-method = "sobol"
-replications = 1
-root_seed = 1
-[parameters]
-modelled_share = {{ low = 0.25, high = 0.45 }}
-beta_margin = {{ low = 3.0, high = 9.0 }}
-beta_talent = {{ low = 0.2, high = 1.0 }}
-[sobol]
-base_samples = {base_samples}
-""")
+    p.write_text(design_text(base_samples, 2))
     return p
 
 
@@ -524,31 +516,11 @@ def test_sweep_into_a_folder_of_committed_files_is_refused(checkout, target):
 
 
 def test_report_policy_publishes_only_when_asked(checkout):
-    e = checkout / "experiments"
+    from test_sweep import REDUCED_STUDY  # the reduced policy study, shortened further
+
     design = checkout / "work" / "study.toml"
-    design.write_text(f"""
-name = "study"
-scenario = "{e / 'no_policy.toml'}"
-method = "arms"
-replications = 2
-root_seed = 5
-common_random_numbers = true
-[fixed]
-end_year = 2008
-persons_per_agent = 1000
-[[arms]]
-label = "no_policy"
-group = "counterfactual"
-[[arms]]
-label = "historical"
-group = "historical"
-scenario = "{e / 'baseline.toml'}"
-[[arms]]
-label = "rent_relief"
-group = "lever"
-scenario = "{e / 'lever_rent_relief.toml'}"
-vary = {{ "levers.Neijiang.rent_relief.intensity" = [0.7] }}
-""")
+    design.write_text(REDUCED_STUDY.replace("end_year = 2025", "end_year = 2008").replace("replications = 3",
+                                                                                            "replications = 2"))
     before = snapshot(checkout)
     r = run_in(checkout, "report", "policy", "study", "--design", str(design), "--workers", "1", "--quiet")
     assert r.returncode == 0, r.stderr
