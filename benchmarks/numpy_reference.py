@@ -33,7 +33,8 @@ from model.core.world import load_world
 
 SEEKING, EMPLOYED = 0, 1
 WORKER_DTYPES = {"city": np.int16, "home": np.int16, "college": np.int16, "age": np.float32,
-                 "state": np.int8, "firm": np.int64, "search_quarters": np.int16, "ever_employed": np.bool_}
+                 "state": np.int8, "firm": np.int64, "search_quarters": np.int16, "tenure": np.int16,
+                 "ever_employed": np.bool_}
 FIRM_DTYPES = {"city": np.int16, "segment": np.int8, "hub": np.int16, "parent": np.int64,
                "seats": np.float64, "slots": np.int64, "round_offset": np.float64, "employees": np.int64,
                "operating": np.bool_, "ready_step": np.int64, "born_step": np.int64, "in_park": np.bool_,
@@ -147,13 +148,13 @@ class NumpyReference:
 
     def _seed(self) -> None:
         p, rng, w = self.p, self.rng, self.world
-        seats_by_city = self.now.seat_demand * w.so_share_2005 / w.so_share_2005.sum()
-        for c in np.flatnonzero(seats_by_city > 0):
-            n = max(1, int(round(seats_by_city[c] / p.mean_new_firm_seats)))
-            sizes = choice.lognormal_sizes(n, p.mean_new_firm_seats, p.firm_size_sigma, rng)
-            sizes *= seats_by_city[c] / sizes.sum()
-            seg = rng.choice(len(w.segment_names), size=n, p=self.now.segment_share)
-            self._open(np.full(n, c), seg, self._hubs(n), sizes, operating=True)
+        seats_total = self.now.seat_demand
+        n = max(1, int(round(seats_total / p.mean_new_firm_seats)))
+        sizes = choice.lognormal_sizes(n, p.mean_new_firm_seats, p.firm_size_sigma, rng)
+        sizes *= seats_total / sizes.sum()
+        seg = rng.choice(len(w.segment_names), size=n, p=self.now.segment_share)
+        hub = self._hubs(n)
+        self._open(hub, seg, hub, sizes, operating=True)
         rows = self._live()
         seats_now = self._seats_by_city(rows)
         self.market_capacity = np.maximum(p.office_seats_per_1000_urban * w.urban_population / 1000.0,
@@ -175,12 +176,15 @@ class NumpyReference:
     def _margins(self, *, entrant: bool) -> np.ndarray:
         now = self.now
         return firm_rules.seat_margins(self.p, now.revenue, self.so_wage, self.world.pay_multiplier, now.rent,
-                                       now.is_demo_city, self._seats_by_city(self._live()), now.lever_intensity,
+                                       now.national_training, now.income_tax, now.lever_intensity,
                                        self._park_free() if entrant else None)
+
+    def _market(self, rows: np.ndarray) -> np.ndarray:
+        return self.world.hub_market[self.f["hub"][rows]]
 
     def _update_margins(self) -> None:
         f, rows = self.f, self._live()
-        f["margin"][rows] = self._margins(entrant=False)[f["segment"][rows], f["city"][rows]]
+        f["margin"][rows] = self._margins(entrant=False)[f["segment"][rows], self._market(rows), f["city"][rows]]
 
     def _release_workers(self, firm_rows: np.ndarray, keep: np.ndarray | None = None) -> None:
         """Lay off workers of ``firm_rows`` beyond ``keep`` each (all if None)."""
@@ -225,7 +229,8 @@ class NumpyReference:
         return firm_rules.entry_utility(
             self.p, margins, np.bincount(f["city"][rows], minlength=self.C), seats,
             self.market_capacity + self.park_seats - seats, self.city_state["employment"], self.city_state["seekers"],
-            now.graduates_now, w.population, w.urban_population, now.travel, w.hub_weight, now.lever_intensity, size)
+            now.graduates_now, w.population, now.travel, w.hub_weight, w.hub_market, w.client_contact,
+            now.lever_intensity, size)
 
     def _relocate(self) -> None:
         p, f, rng = self.p, self.f, self.rng
@@ -236,7 +241,7 @@ class NumpyReference:
         if len(review) == 0:
             return
         margins = self._margins(entrant=True)
-        gain = margins[f["segment"][review], :] - f["margin"][review][:, None]
+        gain = margins[f["segment"][review], self._market(review), :] - f["margin"][review][:, None]
         gain[np.arange(len(review)), f["city"][review]] = -np.inf
         u, hubs = self._entry_utility(margins, p.mean_new_firm_seats)
         util = np.where(gain > p.relocation_threshold, u[f["segment"][review], np.searchsorted(hubs, f["hub"][review]), :],
@@ -319,8 +324,10 @@ class NumpyReference:
         p, w = self.p, self.w
         w["age"] += 1.0 / STEPS_PER_YEAR
         employed = w["state"] == EMPLOYED
+        w["tenure"][employed] += 1
+        quit = worker_rules.quit_rate(w["tenure"], p.quit_rate_first_year, p.quit_rate_later, STEPS_PER_YEAR)
         self._drop_workers(np.flatnonzero(worker_rules.leaving(w["age"], employed, self.rng.random(len(employed)),
-                                                               p.exit_age, p.quit_rate)))
+                                                               p.exit_age, quit)))
 
     def _return_home(self) -> None:
         p, w = self.p, self.w
@@ -360,8 +367,10 @@ class NumpyReference:
 
     def _experienced_entrants(self) -> None:
         p, rng = self.p, self.rng
-        persons = p.experienced_entry_rate * self.world.population * worker_rules.prospects(
-            self.job_rate, p.experienced_entry_job_rate_gain)
+        pop = self.world.population
+        vacancies = np.maximum(self.city_state["seats"] - self.city_state["employment"], 0.0)
+        persons = (p.experienced_entry_rate * pop.sum() * worker_rules.entrant_cities(pop, vacancies, p.talent_scale)
+                   * worker_rules.prospects(self.job_rate, p.experienced_entry_job_rate_gain))
         n = choice.stochastic_round(persons / self.scale, rng)
         city = np.repeat(np.arange(self.C), n)
         self._add_workers(city=city, home=city, college=np.full(len(city), -1),
@@ -381,6 +390,7 @@ class NumpyReference:
         hired, firm = seekers[s_pos], slot_firm[v_pos]
         w["state"][hired] = EMPLOYED
         w["firm"][hired] = firm
+        w["tenure"][hired] = 0
         w["ever_employed"][hired] = True
         f["employees"] += np.bincount(firm, minlength=len(self.f_alive))
         rate = labour_market.job_finding_rate(np.bincount(seeker_city[s_pos], minlength=C), seek_c, vac_c)
@@ -399,7 +409,7 @@ class NumpyReference:
     def _book_output(self) -> None:
         f, rows = self.f, self._live()
         op = rows[f["operating"][rows]]
-        revenue = f["employees"][op] * self.scale * self.now.revenue[f["segment"][op], f["city"][op]] / STEPS_PER_YEAR
+        revenue = f["employees"][op] * self.scale * self.now.revenue[f["segment"][op], self._market(op)] / STEPS_PER_YEAR
         self.output = np.bincount(f["city"][op], weights=revenue, minlength=self.C)
 
     def _refresh_city_state(self) -> None:

@@ -37,16 +37,15 @@ def test_profit_margin_falls_with_wages_and_rent_and_rises_with_subsidy():
 
 def _firm_u(**kw):
     base = dict(margin=np.array([0.2, 0.2]), n_firms=np.array([10.0, 10.0]), fill_rate=np.array([1.0, 1.0]),
-                hub_hours=np.array([1.0, 1.0]), setup_months=np.array([6.0, 6.0]), room=np.array([True, True]),
-                city_size=np.array([1e6, 1e6]))
+                hub_hours=np.array([1.0, 1.0]), client_contact=np.array([1.0, 1.0]), room=np.array([True, True]))
     base.update(kw)
-    return firm_rules.firm_location_utility(**base, beta_margin=3, beta_city_size=1, beta_agglomeration=1,
-                                            beta_talent=1, beta_hub=0.5, beta_setup=0.1, min_fill_rate=1e-3)
+    return firm_rules.firm_location_utility(**base, beta_margin=3, beta_agglomeration=1,
+                                            beta_talent=1, beta_hub=0.5, min_fill_rate=1e-3)
 
 
 @pytest.mark.parametrize("change", [
     dict(margin=np.array([0.3, 0.2])), dict(n_firms=np.array([50.0, 10.0])), dict(fill_rate=np.array([1.0, 0.3])),
-    dict(hub_hours=np.array([0.5, 5.0])), dict(setup_months=np.array([4.0, 12.0])), dict(city_size=np.array([2e6, 1e6])),
+    dict(hub_hours=np.array([0.5, 5.0])),
 ])
 def test_firm_utility_each_term_pulls_the_right_way(change):
     u = _firm_u(**change)
@@ -178,3 +177,55 @@ def test_lever_channels_combine_and_costs_follow_events():
     assert LEVERS["rent_relief"].cost(ev, x[:, 0], P) == pytest.approx([0.5 * 50 * 300, 0.0])
     assert LEVERS["fast_setup"].cost(ev, x[:, LEVER_INDEX["fast_setup"]], P) == pytest.approx([0.0, 400000.0])
     assert LEVERS["matching_funds"].cost(ev, x[:, LEVER_INDEX["matching_funds"]], P) == pytest.approx([2e6, 0.0])
+
+
+def test_remote_work_ignores_the_client_hub_and_set_up_time_costs_part_of_the_horizon():
+    far = _firm_u(hub_hours=np.array([0.5, 20.0]), client_contact=np.array([0.0, 0.0]))
+    assert far[0] == pytest.approx(far[1])
+    near = _firm_u(hub_hours=np.array([0.5, 20.0]))
+    assert near[0] > near[1]
+    m = firm_rules.horizon_margin(np.array([0.2, 0.2, -0.1]), np.array([0.0, 12.0, 12.0]), 5.0)
+    assert m == pytest.approx([0.2, 0.2 * (1 - 12 / 60), -0.1])  # a loss is not shortened
+
+
+def test_quits_are_higher_in_the_first_year_with_an_employer():
+    q = worker_rules.quit_rate(np.array([0, 4, 5, 20]), 0.12, 0.04, 4)
+    assert q == pytest.approx([0.12, 0.12, 0.04, 0.04])
+
+
+def test_entrants_of_the_wider_labour_force_live_where_they_are_or_follow_the_jobs():
+    pop, vac = np.array([3.0, 1.0]), np.array([0.0, 10.0])
+    assert worker_rules.entrant_cities(pop, vac, 1.0) == pytest.approx([0.75, 0.25])
+    assert worker_rules.entrant_cities(pop, vac, 0.0) == pytest.approx([0.0, 1.0])
+
+
+def test_gap_scales_and_the_income_tax_of_certified_firms():
+    from model.core.environment import income_tax, scaled_gap
+    from model.core.params import Params
+    from model.core.world import load_world
+
+    v = np.array([50.0, 200.0])
+    assert scaled_gap(v, 100.0, 0.0) == pytest.approx([100.0, 100.0])
+    assert scaled_gap(v, 100.0, 2.0) == pytest.approx([25.0, 400.0])
+    w, p = load_world(), Params()
+    demo = ~np.isnan(w.demo_year) & (np.nan_to_num(w.demo_year, nan=9999) <= 2010)
+    t2010, t2018 = income_tax(p, w, 2010.5), income_tax(p, w, 2018.5)
+    cut = p.tase_share * (p.corporate_income_tax_rate - p.tase_income_tax_rate)
+    assert t2010[demo] == pytest.approx(p.corporate_income_tax_rate - cut) and (t2010[~demo] == 0.25).all()
+    assert t2018 == pytest.approx(np.full(w.n_cities, 0.25 - cut))  # nationwide from 2017
+    assert income_tax(p.replace(national_policy=0.0), w, 2018.5) == pytest.approx(np.full(w.n_cities, 0.25))
+
+
+def test_seat_margins_by_client_market_are_after_tax_and_do_not_follow_the_seller_wage_into_prices():
+    from model.core.params import Params
+
+    p = Params()
+    revenue = np.array([[100000.0, 80000.0]])        # one segment, two client markets
+    wage = np.array([30000.0, 60000.0])              # a cheap and a dear city
+    m = firm_rules.seat_margins(p, revenue, wage, np.array([1.0]), np.array([10.0, 10.0]), np.zeros(2),
+                                np.array([0.25, 0.15]), np.zeros((2, 8)))
+    assert m.shape == (1, 2, 2)
+    assert m[0, 0, 0] > m[0, 0, 1]                   # the wage gap moves the margin one for one
+    assert m[0, 1, 0] < m[0, 0, 0]                   # inland clients paying less cut it
+    pre = 1 - (30000 * p.wage_cost_multiplier + 10 * p.office_m2_per_seat * 12) / 100000 - p.other_cost_share
+    assert m[0, 0, 0] == pytest.approx(pre * 0.75)

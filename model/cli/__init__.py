@@ -13,7 +13,7 @@ import signal
 import sys
 
 from ..core.errors import InputError
-from . import run, study
+from . import explain, run, study
 from .common import OneLineParser
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Agent-based model of China's service-outsourcing industry moving from coastal "
                     "megacities to central and western cities, and what city policy does to that move.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for module in (run, study):
+    for module in (run, study, explain):
         module.register(sub)
     return parser
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .levers import LEVER_INDEX, LEVER_NAMES, LEVERS, RECIPIENTS
-from .rules.policy import QUARTERS_PER_YEAR, QuarterEvents
+from .rules.policy import QuarterEvents
 
 
 class FiscalLedger:
@@ -24,18 +24,20 @@ class FiscalLedger:
         self.cumulative_spend = np.zeros(n_cities)
         self.cumulative_tax = np.zeros(n_cities)
 
-    def new_quarter(self, is_demo_city: np.ndarray, fund_per_demo_city_year: float) -> None:
-        """Open a quarter: nothing spent yet; demonstration cities receive a quarter of the national funds."""
+    def new_quarter(self) -> None:
+        """Open a quarter: nothing spent or received yet."""
         self.spend[:] = 0.0
         self.tax[:] = 0.0
-        self.national_funds[:] = np.where(is_demo_city, fund_per_demo_city_year / QUARTERS_PER_YEAR, 0.0)
+        self.national_funds[:] = 0.0
 
     def book_tax(self, output: np.ndarray, tax_rate: float, local_share: float) -> None:
         """Local share of the taxes on this quarter's SO output (CNY by city)."""
         self.tax += output * tax_rate * local_share
 
     def close_quarter(self, events: QuarterEvents, intensity: np.ndarray, params) -> None:
-        """Book every lever's cost of the quarter and add the quarter to the running totals."""
+        """Book the national funds and every lever's cost of the quarter and add the quarter to the
+        running totals."""
+        self.national_funds[:] = events.national_funds
         for name, spec in LEVERS.items():
             k = LEVER_INDEX[name]
             self.spend[:, k] = spec.cost(events, intensity[:, k], params)

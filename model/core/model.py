@@ -66,6 +66,7 @@ class SOModel(mesa.Model):
         self.firms_table = Table(FIRM_COLUMNS, capacity=4096)
         self.workers_table = Table(WORKER_COLUMNS, capacity=65536)
         self.next_parent = 0
+        self.known_entries: dict[int, FirmAgent] = {}  # city -> its latest establishment opened as an input fact
         self.flows: dict[str, np.ndarray] | None = None   # None while the initial industry is set up
         self.tally = {k: np.zeros(C) for k in TALLIED}
 
@@ -119,7 +120,7 @@ class SOModel(mesa.Model):
         for v in self.tally.values():
             v[:] = 0.0
         self.now = conditions(p, self.world, self.policy, self.t)
-        self.ledger.new_quarter(self.now.is_demo_city, p.national_fund_per_demo_city)
+        self.ledger.new_quarter()
 
     def end_quarter(self) -> None:
         """The ledger books the quarter's policy costs; city state is refreshed and collected."""
@@ -129,7 +130,7 @@ class SOModel(mesa.Model):
         events = QuarterEvents(
             **self.tally, operating_seats=np.bincount(ft.city[op], weights=ft.seats[op], minlength=self.n_cities),
             rent_per_seat_quarter=self.now.rent * p.office_m2_per_seat * MONTHS_PER_QUARTER,
-            national_funds=self.ledger.national_funds)
+            national_funds=self.now.national_training * self.tally["graduate_first_hires"])
         self.ledger.close_quarter(events, self.now.lever_intensity, p)
         self.city_state = reporting.city_state(self, self.flows)
         self.datacollector.collect(self)
@@ -175,20 +176,15 @@ class SOModel(mesa.Model):
     # initialisation
     # ------------------------------------------------------------------------------
     def _initial_industry(self) -> None:
-        """The 2005 SO seats (national SO employment x modelled_share) in the cities that held them
-        (cities.csv so_share_2005), staffed mostly by locals; market office space around them."""
+        """The start year's SO seats (national SO employment x modelled_share), placed where the
+        establishments' own location rule holds them in steady state (FirmAgent.place_initial),
+        staffed mostly by locals; market office space around them."""
         p, rng, w = self.params, self.rng, self.world
-        seats_by_city = self.now.seat_demand * w.so_share_2005 / w.so_share_2005.sum()
-        for c in np.flatnonzero(seats_by_city > 0):
-            n = max(1, int(round(seats_by_city[c] / p.mean_new_firm_seats)))
-            sizes = FirmAgent.draw_sizes(self, n)
-            sizes *= seats_by_city[c] / sizes.sum()
-            seg = rng.choice(len(w.segment_names), size=n, p=self.now.segment_share)
-            hub = FirmAgent.draw_hubs(self, n)
-            FirmAgent.open(self, np.full(n, c), seg, hub, sizes, operating=True)
+        self.market_capacity = p.office_seats_per_1000_urban * w.urban_population / 1000.0
+        self.city_state = reporting.city_state(self, None)
+        FirmAgent.place_initial(self, self.now.seat_demand)
         seats_now = self.seats_by_city()
-        self.market_capacity = np.maximum(p.office_seats_per_1000_urban * w.urban_population / 1000.0,
-                                          p.office_headroom_start * seats_now)
+        self.market_capacity = np.maximum(self.market_capacity, p.office_headroom_start * seats_now)
         ft = self.firms_table
         rows = ft.rows()
         fill = choice.stochastic_round(ft.slots[rows] * p.staffed_share_start, rng)

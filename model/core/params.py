@@ -51,21 +51,28 @@ class Params:
     revenue_growth: float = 0.045
     """Annual nominal growth of SO revenue per seat (1/year). Source: derived from MOFCOM
     execution / employment, 2014 (82k CNY) to 2023-24 (~120k CNY): about 4.3% a year."""
-    revenue_wage_elasticity: float = 0.5
-    """Elasticity of revenue per seat to the city's average wage relative to the national one
-    (dimensionless). Higher-wage cities do higher-value work within a segment (the urban wage premium
-    mostly reflects productivity); without it BPO would have left Shanghai by 2010. Calibrated."""
+    revenue_level: float = 1.0
+    """Multiplies every segment's revenue per seat of model/core/data/segments.csv (dimensionless):
+    the level of SO prices, calibrated against MOFCOM's execution per SO worker (targets
+    revenue_per_worker_*); the segments' relative prices stay as in the data file. Calibrated."""
+    inland_client_price_factor: float = 1.0
+    """Price per seat paid by clients in the inland hubs (Chengdu-Chongqing) relative to coastal and
+    foreign clients, for the same segment (dimensionless). Prices are set where the work is sold,
+    not by the seller's local wage. 1: no source found gives a price difference by client market."""
     demand_growth_after_2023: float = 0.10
     """Annual growth of national SO execution after the last observed year 2023 (1/year).
     Source: assumption, below the 2020-23 average of 17.4% (MOFCOM)."""
-    cy_hub_share_start: float = 0.04
-    """Share of SO demand whose clients sit in Chengdu/Chongqing in start_year (0-1). Assumption."""
-    cy_hub_share_end: float = 0.219
-    """Share of SO demand whose clients sit in Chengdu/Chongqing in 2023 (0-1). Assumption
-    motivated by fact cy_spillover (2 trillion CNY electronics base pushing SO work out); value: the
-    16-parameter ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
+    inland_client_share: float = 0.1
+    """Share of SO demand whose clients sit in the inland hubs (Chengdu/Chongqing) rather than on the
+    coast or abroad (0-1), constant over the run. Calibrated."""
 
     # --- firms ----------------------------------------------------------------
+    firm_of_size_staff: float = 50.0
+    """Staff from which an operating establishment counts as "of meaningful size" (初具规模) in the
+    firm counts the sources give (persons). Assumption."""
+    top_group_count: int = 150
+    """Firm groups counted as the industry's leaders: the global top 100 and national top 50 SO firms
+    of the Wuxi source, read as the 150 groups with the most seats (groups)."""
     mean_new_firm_seats: float = 180.0
     """Mean seats of a new establishment (persons). Source: Nanchang 2010, 27,136 new jobs /
     188 new firms = 144 (fact nc_new_jobs_2010); Neijiang 2021, ~7,000 staff / 33 firms."""
@@ -86,7 +93,7 @@ class Params:
     beta_margin: float = 4.959
     """Firm location logit: weight on expected profit margin (per unit margin). Value: the
     16-parameter ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
-    beta_agglomeration: float = 1.5
+    beta_agglomeration: float = 1.0
     """Firm location logit: weight on ln(1 + SO establishments in the city). Prior: location-choice
     literature (agglomeration attracts entry). Calibrated."""
     beta_talent: float = 1.0
@@ -97,17 +104,17 @@ class Params:
     entry_min_room_share: float = 0.5
     """Free office seats (market plus park) a city needs to enter a firm's location choice set, as a
     share of the establishment's size (dimensionless). Assumption."""
-    beta_city_size: float = 1.0
-    """Firm location logit: weight on ln(urban population). 1 means sites are offered in proportion to
-    city size, the usual correction in conditional-logit location models (dimensionless)."""
     beta_hub: float = 0.524
     """Firm location logit: weight on ln(1 + rail hours to the client hub). Value: the 16-parameter
     ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
-    beta_setup: float = 0.08
-    """Firm location logit: weight per month of set-up lag (1/month). Calibrated."""
     default_setup_months: float = 12.0
     """Months from first contact to operation without a fast-set-up policy (months). Assumption;
     Neijiang's task force did it in ~4.3 months (fact nj_setup_time)."""
+    other_cost_share: float = 0.25
+    """Delivery costs other than pay and office rent (telecom, IT, management, sales), as a share of
+    revenue (0-1). Source: salaries are 62.7% of Asian contact centres' operating budgets (Datacraft
+    2009 benchmark, Inquirer 2009-11-22), so the rest is 37.3% of costs; with net margins of about 7%
+    (listed SO firms) and office rent of 2-8% of revenue, the other costs are about 0.25 of revenue."""
     wage_cost_multiplier: float = 1.35
     """Employer cost per yuan of pay: social insurance and housing fund on top of wages
     (dimensionless). Source: typical employer contributions of about 30-40% of pay."""
@@ -149,6 +156,21 @@ class Params:
     """If > 0, hold the focus city's SO wage at this multiple of the mean SO wage of its reference
     cities instead of letting its labour market set it (dimensionless; 0 = off). For the wage-gap
     experiment only."""
+    wage_gap_scale: float = 1.0
+    """Scales every city's log deviation of pay from the national level: city average wages (and so
+    SO reservation pay, housing costs and outside options) and the tightness markup of SO pay
+    (0 = no coastal-inland pay gap, 1 = the data, 2 = doubled). A what-if and knock-out control."""
+    rent_gap_scale: float = 1.0
+    """Scales every city's log deviation of office rent from the cities' geometric mean (0 = the same
+    rent everywhere, 1 = the data). A what-if and knock-out control."""
+    talent_scale: float = 1.0
+    """Scales where talent is as a location factor: firms' weight on the expected fill rate, and every
+    tie that keeps job seekers near a place (distance from home, home province and city, college
+    city, networks; the wider labour force entering where it lives) (1 = as estimated, 0 = talent
+    follows the jobs and firms ignore it). A what-if and knock-out control."""
+    national_policy: float = 1.0
+    """Share of the national demonstration-city preferences in force: the lower income tax of
+    certified service enterprises and national SO funds (1 = as legislated, 0 = none). A knock-out control."""
     wage_growth_shift: float = 0.0
     """Added to every city's annual average-wage growth from 2005 on (1/year). A what-if control; 0 = data."""
     rent_growth_to_2015: float = 0.07
@@ -162,16 +184,21 @@ class Params:
     centres sit in parks and B-grade space, not grade-A towers."""
     wage_tightness_elasticity: float = 0.1
     """Elasticity of the SO wage to labour-market tightness (vacancies / seekers). Calibrated."""
-    wage_adjustment_speed: float = 0.15
+    wage_adjustment_speed: float = 0.25
     """Share of the gap to the target SO wage closed each quarter (1/quarter). Calibrated."""
     max_tightness: float = 4.0
     """Cap on tightness used in wage setting (dimensionless), to avoid runaway wages in empty markets."""
     tightness_smoothing: float = 1.0
     """Added to both vacancies and seekers before taking their ratio in wage setting (persons), so an
     empty market has tightness 1. Assumption."""
-    quit_rate: float = 0.04
-    """Quarterly rate at which SO workers leave the industry (1/quarter). Source: call-centre turnover
-    of 20-30% a year (industry surveys), assumption."""
+    quit_rate_first_year: float = 0.12
+    """Quarterly chance that an SO worker in the first year with an employer leaves the SO labour
+    market (1/quarter). Prior: Chinese call centres lose 10-50% of agents a month on average and
+    3-5% in the best ones; agents who pass probation mostly stay (industry pages, weak). Calibrated."""
+    quit_rate_later: float = 0.04
+    """Quarterly chance that an SO worker with more than a year at the employer leaves (1/quarter).
+    Prior: 20-30% a year in well-run Chinese call centres; 23.3% a year in Asian contact centres
+    (Datacraft 2009). Calibrated."""
     exit_age: float = 45.0
     """Age after which workers leave SO front-line work (years). Assumption."""
     search_quarters: int = 3
@@ -185,12 +212,12 @@ class Params:
     initial_job_rate: float = 0.5
     """Smoothed job-finding rate of seekers at start in cities with SO seats (1/quarter; 0 elsewhere).
     Assumption."""
-    job_rate_memory: float = 0.5
+    job_rate_memory: float = 0.75
     """Weight of last quarter's smoothed job-finding rate in this quarter's; the rest is this
     quarter's hires per seeker (0-1, exponential smoothing). Assumption."""
 
     # --- graduates and other entrants -----------------------------------------
-    so_interest_share: float = 0.5
+    so_interest_share: float = 1.0
     """Share of a city's relevant graduates who look for SO jobs at all (0-1). Calibrated."""
     graduate_local_share: float = 0.7
     """Share of a college's graduates whose home is the college city (0-1). Source: assumption;
@@ -221,10 +248,11 @@ class Params:
     beta_income: float = 1.5
     """Graduate logit: weight on ln(expected net income). Calibrated; the distance weight below
     is tied to it by the IZA DP 7160 ratio (10% farther needs ~15% more income)."""
-    beta_distance: float = 0.6
-    """Graduate logit: weight on -ln(km from home + ``distance_offset_km``). Prior: Liu, Zhuo and Wang (2020): 0.23-0.29 for
-    onward migrants; hand-fitted higher for graduates (Neijiang park staff >80% local, fact nj_local_share)."""
-    distance_offset_km: float = 10.0
+    distance_income_ratio: float = 1.466
+    """Graduate logit: weight on -ln(km from home + distance_offset_km) relative to the weight on
+    ln(expected net income) (dimensionless). Source: IZA DP 7160 (rural-urban migrants in China):
+    moving 10% farther from home needs about 15% more income, ln(1.15)/ln(1.10) = 1.466."""
+    distance_offset_km: float = 100.0
     """Added to the distance from home in the graduate logit's -ln(km + offset) term (km), so the home
     city (0 km) has a finite utility. Assumption."""
     beta_same_province: float = 0.36
@@ -259,9 +287,37 @@ class Params:
     """Annual public cost of one talent apartment unit (CNY/unit/year). Assumption."""
     fast_setup_cost_per_firm: float = 200000.0
     """Public cost of a dedicated task force per firm set up (CNY/firm). Assumption."""
-    national_fund_per_demo_city: float = 1.5e7
-    """National SO support paid each year to a national demonstration city (CNY/year). Source:
-    Nanchang 2010 received 8.68e6 + 6.24e6 (facts nc_national_funds_2010, seed 004)."""
+    corporate_income_tax_rate: float = 0.25
+    """Standard corporate income tax rate on profit (share). Source: Enterprise Income Tax Law of 2007,
+    in force 2008 (25%); applied to every year."""
+    tase_income_tax_rate: float = 0.15
+    """Corporate income tax rate of certified "technologically advanced service enterprises" (share).
+    Source: 财税〔2010〕65号 and 财税〔2014〕59号 (21 demonstration cities, 15%); 财税〔2017〕79号 (nationwide, 15%)."""
+    tase_demo_from: int = 2009
+    """First year the lower rate applies to certified SO firms in national demonstration cities (year).
+    Source: 财税〔2009〕63号 of 2009-04-24 extended the Suzhou pilot to 20 demonstration cities."""
+    tase_nationwide_from: int = 2017
+    """First year the lower rate applies to certified SO firms in every city (year). Source:
+    财税〔2017〕79号: "Since 1st January 2017 ... implemented nationwide"."""
+    tase_share: float = 0.72
+    """Share of SO profit covered by the lower rate where it applies (0-1). Certification requires a
+    large offshore share of revenue (50% until 2011, 35% from 2012: Suzhou pilot notice; Beijing
+    rules 2019), so this is read as the offshore share of SO execution: 72% in 2012 (MOFCOM: offshore
+    3.364e10 of 4.657e10 USD; public_stats and national.csv)."""
+    national_training_subsidy: float = 4500.0
+    """National training support paid to an SO firm in a demonstration city for every college-educated
+    new hire on a contract of a year or more (CNY per hire). Source: MOF/MOFCOM 财企〔2009〕44号
+    (2009-03-27): "每人不超过4500元"."""
+    national_training_from: int = 2009
+    """First year of the national training support (year). Source: 财企〔2009〕44号 covers hires from
+    2008-08-01; the notice is of 2009-03."""
+    national_training_to: int = 2013
+    """Last year of the national training support (year). Source: 财企〔2013〕52号 covers hires to
+    2013-03; "截至2013年底…累计支持…大学生75万人" (经济日报, 2014-09-25). No later notice was found."""
+    graduate_hire_share: float = 0.686
+    """Share of an SO firm's hires that are college graduates in their first SO job, for its
+    expectation of national training support (0-1). Source: MOFCOM 2014 review: 711,000 new
+    employees, 488,000 of them college graduates."""
     apartment_rent_discount: float = 0.8
     """Share of housing cost a talent apartment saves its tenant (share). Assumption."""
 
@@ -315,24 +371,24 @@ class Params:
 # Allowed ranges for every scalar field: (low, high). Inclusive.
 RANGES: dict[str, tuple[float, float]] = {
     "start_year": (2000, 2030), "end_year": (2005, 2040), "persons_per_agent": (1, 10000),
-    "modelled_share": (0.01, 1.0), "revenue_growth": (-0.2, 0.3), "revenue_wage_elasticity": (0, 2), "relocation_max_seats": (0, 1e6), "demand_growth_after_2023": (-0.5, 0.5),
-    "cy_hub_share_start": (0, 1), "cy_hub_share_end": (0, 1), "mean_new_firm_seats": (5, 10000),
+    "modelled_share": (0.01, 1.0), "revenue_growth": (-0.2, 0.3), "inland_client_price_factor": (0.3, 1.5), "revenue_level": (0.1, 10), "wage_gap_scale": (0, 3), "rent_gap_scale": (0, 3), "national_policy": (0, 1), "talent_scale": (0, 1), "relocation_max_seats": (0, 1e6), "demand_growth_after_2023": (-0.5, 0.5),
+    "inland_client_share": (0, 1), "mean_new_firm_seats": (5, 10000), "firm_of_size_staff": (0, 1e5), "top_group_count": (1, 10000),
     "firm_size_sigma": (0, 3), "expansion_share": (0, 1), "beta_margin": (0, 100),
-    "beta_agglomeration": (-5, 5), "beta_talent": (0, 10), "beta_hub": (0, 10), "beta_setup": (0, 2),
-    "default_setup_months": (0, 60), "wage_cost_multiplier": (1, 3), "office_m2_per_seat": (1, 50),
+    "beta_agglomeration": (-5, 5), "beta_talent": (0, 10), "beta_hub": (0, 10),
+    "default_setup_months": (0, 60), "wage_cost_multiplier": (1, 3), "other_cost_share": (0, 0.9), "office_m2_per_seat": (1, 50),
     "fitout_cny_per_seat": (0, 1e6), "amortisation_years": (0.25, 50), "exit_margin": (-1, 1),
     "exit_rate_base": (0, 1), "distress_exit_rate": (0, 1), "distress_shrink_rate": (0, 1), "relocation_rate": (0, 1), "relocation_threshold": (0, 1),
     "branch_share": (0, 1), "so_wage_to_city_wage": (0.1, 3), "so_wage_city_elasticity": (0, 2),
     "focus_wage_ratio_pin": (0, 2), "wage_growth_shift": (-0.1, 0.1), "rent_growth_to_2015": (-0.2, 0.3), "rent_growth_after_2015": (-0.2, 0.3),
-    "so_rent_to_prime": (0.05, 2), "beta_city_size": (0, 5), "wage_tightness_elasticity": (0, 3),
-    "wage_adjustment_speed": (0, 1), "max_tightness": (1, 100), "quit_rate": (0, 1),
+    "so_rent_to_prime": (0.05, 2), "wage_tightness_elasticity": (0, 3),
+    "wage_adjustment_speed": (0, 1), "max_tightness": (1, 100), "quit_rate_first_year": (0, 1), "quit_rate_later": (0, 1),
     "exit_age": (20, 70), "search_quarters": (1, 40), "return_home_rate": (0, 1),
     "so_interest_share": (0, 1), "graduate_local_share": (0, 1), "experienced_entry_rate": (0, 0.01),
-    "beta_income": (0, 20), "beta_distance": (0, 5), "beta_same_province": (-5, 5), "beta_home": (-5, 10),
+    "beta_income": (0, 20), "distance_income_ratio": (0, 5), "beta_same_province": (-5, 5), "beta_home": (-5, 10),
     "beta_college": (-5, 10), "beta_network": (-10, 10), "outside_option_utility": (-50, 50),
-    "housing_share_of_wage": (0, 2), "tax_rate_on_output": (0, 1), "local_tax_share": (0, 1),
+    "housing_share_of_wage": (0, 2), "tax_rate_on_output": (0, 1), "corporate_income_tax_rate": (0, 1), "tase_income_tax_rate": (0, 1), "tase_demo_from": (2000, 2040), "tase_nationwide_from": (2000, 2040), "tase_share": (0, 1), "local_tax_share": (0, 1),
     "park_cost_per_seat": (0, 1e7), "apartment_cost_per_unit_year": (0, 1e6),
-    "fast_setup_cost_per_firm": (0, 1e9), "national_fund_per_demo_city": (0, 1e10),
+    "fast_setup_cost_per_firm": (0, 1e9), "national_training_subsidy": (0, 1e6), "national_training_from": (2000, 2040), "national_training_to": (2000, 2040), "graduate_hire_share": (0, 1),
     "apartment_rent_discount": (0, 1), "office_seats_per_1000_urban": (0, 1000),
     "office_build_rate": (0, 1), "office_build_occupancy": (0, 1), "office_headroom_start": (1, 10),
     "staffed_share_start": (0, 1), "max_expansion_rate": (0, 1), "expansion_fill_threshold": (0, 1),

@@ -11,12 +11,16 @@ from .levers import LEVER_INDEX, LEVER_NAMES
 
 #: Age band of "young" staff in the Neijiang park fact (nj_young_share: 18-26).
 YOUNG_MAX_AGE = 26.0
+#: Age below which staff count as "under 30" (customer-centre survey, end-2022: 77.9% under 30).
+UNDER30_AGE = 30.0
 
 #: Per-quarter flows (summed into years); everything else in CITY_COLUMNS is a stock (year end).
 FLOW_COLUMNS = ("entries", "new_firms", "exits", "relocations_in", "relocations_out", "hires",
-                "graduate_seekers", "experienced_seekers", "output_cny")
+                "graduate_seekers", "graduate_seekers_home_province", "graduate_seekers_studied_away",
+                "graduate_seekers_studied_away_home_province", "experienced_seekers", "output_cny")
 CITY_COLUMNS = (
-    "firms", "firms_setting_up", "employment", "seats", "seekers", "local_share", "young_share",
+    "firms", "firms_of_size", "firms_setting_up", "top_groups", "employment", "seats", "seekers", "local_share",
+    "young_share", "graduate_workers", "under30_workers", "margin_seats", "known_entry_staff",
     "park_seats", "park_staff", "park_occupancy", "largest_firm_staff", "so_wage_cny", "city_wage_cny", "rent_cny_m2_month",
     "tax_cny", "policy_spend_cny", "national_funds_cny",
     *[f"spend_{name}_cny" for name in LEVER_NAMES], *FLOW_COLUMNS,
@@ -49,9 +53,26 @@ def city_state(model, flows: dict[str, np.ndarray] | None) -> dict[str, np.ndarr
         ft.city[frows], weights=ft.seats[frows] * ft.in_park[frows], minlength=C))
     largest = np.zeros(C)
     np.maximum.at(largest, ft.city[op], ft.employees[op] * s)
+    p = model.params
+    # Establishments of the firm groups with the most seats nationally (the "top 100 / top 50" firms).
+    group_seats = np.bincount(ft.parent[frows], weights=ft.seats[frows]) if len(frows) else np.zeros(0)
+    top = np.argsort(group_seats)[::-1][: p.top_group_count]
+    is_top = np.isin(ft.parent[frows], top[group_seats[top] > 0])
+    pairs = np.unique(ft.city[frows][is_top].astype(np.int64) * (len(group_seats) + 1) + ft.parent[frows][is_top])
+    top_groups = np.bincount(pairs // (len(group_seats) + 1), minlength=C).astype(float)
+    known = np.zeros(C)
+    for c, agent in model.known_entries.items():
+        if agent.model is not None and ft.alive[agent.row] and ft.agent[agent.row] is agent:
+            known[c] = ft.employees[agent.row] * s
     ledger = model.ledger
     st = {
         "firms": np.bincount(ft.city[op], minlength=C).astype(float),
+        "firms_of_size": np.bincount(ft.city[op], weights=ft.employees[op] * s >= p.firm_of_size_staff, minlength=C),
+        "top_groups": top_groups,
+        "graduate_workers": np.bincount(ecity, weights=wt.college[emp] >= 0, minlength=C) * s,
+        "under30_workers": np.bincount(ecity, weights=wt.age[emp] < UNDER30_AGE, minlength=C) * s,
+        "margin_seats": np.bincount(ft.city[frows], weights=ft.margin[frows] * ft.seats[frows], minlength=C),
+        "known_entry_staff": known,
         "firms_setting_up": np.bincount(ft.city[frows], minlength=C) - np.bincount(ft.city[op], minlength=C),
         "employment": employment,
         "seats": seats,

@@ -31,12 +31,13 @@ class World:
     demo_year: np.ndarray           # year a national SO demonstration city (NaN: never)
     hub_weight: np.ndarray          # weight as a client hub (0: not a hub)
     inland_hub: np.ndarray          # client hubs outside the coast (the Chengdu-Chongqing market)
-    so_share_2005: np.ndarray       # share of the 2005 SO industry
+    hub_market: np.ndarray          # client market of each city as a hub: 0 coastal and foreign, 1 inland
     segment_names: tuple[str, ...]
     segment_share_start: np.ndarray  # SO demand share of each segment at start
     segment_share_end: np.ndarray    # ... in the last data year
     revenue_2020: np.ndarray         # CNY per seat-year, 2020
     pay_multiplier: np.ndarray       # segment pay relative to front-line SO pay
+    client_contact: np.ndarray       # 1 where the segment's work needs visits to the client, 0 where it is remote
 
     @property
     def n_cities(self) -> int:
@@ -64,13 +65,14 @@ def load_world() -> World:
         rent_2015=cities["office_rent_2015"].to_numpy(float),
         wage_points=cities[WAGE_COLUMNS].to_numpy(float),
         demo_year=cities["demo_city_year"].to_numpy(float),
-        hub_weight=hub_weight, inland_hub=(hub_weight > 0) & (region != "coastal"),
-        so_share_2005=cities["so_share_2005"].to_numpy(float),
+        hub_weight=hub_weight, inland_hub=(inland := (hub_weight > 0) & (region != "coastal")),
+        hub_market=inland.astype(np.int64),
         segment_names=tuple(segs["segment"]),
         segment_share_start=segs["demand_share_2005"].to_numpy(float),
         segment_share_end=segs["demand_share_2023"].to_numpy(float),
         revenue_2020=segs["revenue_per_seat_2020"].to_numpy(float),
         pay_multiplier=segs["pay_multiplier"].to_numpy(float),
+        client_contact=segs["client_contact"].to_numpy(float),
     )
     for a in vars(world).values():  # shared by every model of the process: read-only
         if isinstance(a, np.ndarray):

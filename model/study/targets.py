@@ -21,7 +21,8 @@ from .inputs import PATH_MAX, read_toml, shorten
 #: Latest year a target may refer to: later figures are held out for forecast checks.
 LAST_TARGET_YEAR = 2023
 TRANSFORMS = ("level", "ratio_to_city", "growth", "change", "change_growth", "first_year_positive",
-              "share", "region_employment", "group_share", "growth_ratio", "first_year_share_rise")
+              "share", "region_employment", "group_share", "group_level", "national_ratio", "growth_ratio",
+              "first_year_share_rise")
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class Target:
     city: str = ""
     region: str = ""
     column: str = ""
-    other: str = ""          # the reference city (ratio_to_city) or region (growth_ratio)
-    cities: tuple[str, ...] = ()   # for group_share
+    other: str = ""          # the reference city (ratio_to_city), region (growth_ratio) or column (national_ratio)
+    cities: tuple[str, ...] = ()   # for group_share and group_level; for ratio_to_city, the reference cities (their mean)
+    scale: float = 1.0       # the model value is multiplied by this (a part of the city the source counts)
     base_year: int = 0       # for growth (default: the year before), growth_ratio, first_year_share_rise
     by: float = 0.0          # threshold for first_year_share_rise
     weight: float = 1.0      # weight in the calibration distance (0: validation only)
@@ -142,10 +144,18 @@ def value(t: Target, cy: pd.DataFrame, ry: pd.DataFrame) -> float:
     """The model's value of target ``t`` in one run (NaN where it is undefined)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         if t.transform == "level":
-            return _city(cy, t.city, t.year, t.column)
+            return t.scale * _city(cy, t.city, t.year, t.column)
         if t.transform == "ratio_to_city":
-            ref = _city(cy, t.other, t.year, t.column)
+            refs = t.cities or (t.other,)
+            ref = float(np.mean([_city(cy, c, t.year, t.column) for c in refs]))
             return _city(cy, t.city, t.year, t.column) / ref if ref else math.nan
+        if t.transform == "national_ratio":  # over all modelled cities: sum of column / sum of other
+            sub = cy[cy["year"] == t.year]
+            den = float(sub[t.other].sum())
+            return t.scale * float(sub[t.column].sum()) / den if den > 0 else math.nan
+        if t.transform == "group_level":
+            sub = cy[(cy["year"] == t.year) & cy["city"].isin(t.cities)]
+            return t.scale * float(sub[t.column].sum()) if len(sub) else math.nan
         if t.transform in ("growth", "change"):
             now = _city(cy, t.city, t.year, t.column)
             before = _city(cy, t.city, t.base_year or t.year - 1, t.column)

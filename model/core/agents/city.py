@@ -82,6 +82,7 @@ class CityAgent(FixedAgent):
         first_job = ~wt.ever_employed[hired] & (wt.college[hired] >= 0)
         wt.state[hired] = EMPLOYED
         wt.firm[hired] = firm
+        wt.tenure[hired] = 0
         wt.ever_employed[hired] = True
         np.add.at(ft.employees, firm, 1)
         hires_c = np.bincount(wt.city[hired], minlength=C) * model.scale
@@ -100,7 +101,7 @@ class CityAgent(FixedAgent):
                                         smoothing=p.tightness_smoothing)
         has_so = np.bincount(ft.city[op], minlength=C) > 0
         theta = np.where(has_so, theta, 1.0)
-        target = labour_market.target_wage(model.now.reservation, theta, p.wage_tightness_elasticity)
+        target = labour_market.target_wage(model.now.reservation, theta, p.wage_tightness_elasticity * p.wage_gap_scale)
         model.so_wage = labour_market.adjust_wage(model.so_wage, target, p.wage_adjustment_speed)
         if p.focus_wage_ratio_pin > 0:  # the wage-gap experiment: the focus city's pay is set, not found
             model.so_wage = labour_market.pinned_ratio(model.so_wage, model.focus, model.references,
@@ -114,7 +115,8 @@ class CityAgent(FixedAgent):
         p, ft = model.params, model.firms_table
         rows = ft.rows()
         op = rows[ft.operating[rows]]
-        revenue = ft.employees[op] * model.scale * model.now.revenue[ft.segment[op], ft.city[op]] / STEPS_PER_YEAR
+        market = model.world.hub_market[ft.hub[op]]
+        revenue = ft.employees[op] * model.scale * model.now.revenue[ft.segment[op], market] / STEPS_PER_YEAR
         output = np.bincount(ft.city[op], weights=revenue, minlength=model.n_cities)
         model.flows["output_cny"] += output
         model.ledger.book_tax(output, p.tax_rate_on_output, p.local_tax_share)

@@ -79,12 +79,17 @@ class FirmAgent(RowAgent):
 
     @staticmethod
     def city_margins(model, *, entrant: bool) -> np.ndarray:
-        """(segments x cities) expected profit margin of a seat; an entrant's view includes one-off
-        grants and its own fit-out outside turnkey parks."""
+        """(segments x client markets x cities) expected after-tax profit margin of a seat; an
+        entrant's view includes one-off grants and its own fit-out outside turnkey parks."""
         now = model.now
         return rules.seat_margins(model.params, now.revenue, model.so_wage, model.world.pay_multiplier, now.rent,
-                                  now.is_demo_city, model.seats_by_city(), now.lever_intensity,
+                                  now.national_training, now.income_tax, now.lever_intensity,
                                   FirmAgent.park_free(model) if entrant else None)
+
+    @staticmethod
+    def market(model, rows: np.ndarray) -> np.ndarray:
+        """Client market (0 coastal and foreign, 1 inland) of establishments ``rows``."""
+        return model.world.hub_market[model.firms_table.hub[rows]]
 
     @staticmethod
     def entry_utility(model, margins: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -96,8 +101,8 @@ class FirmAgent(RowAgent):
         return rules.entry_utility(
             model.params, margins, np.bincount(ft.city[rows], minlength=model.n_cities), seats,
             model.market_capacity + model.park_seats - seats, model.city_state["employment"],
-            model.city_state["seekers"], now.graduates_now, w.population, w.urban_population, now.travel,
-            w.hub_weight, now.lever_intensity, size)
+            model.city_state["seekers"], now.graduates_now, w.population, now.travel,
+            w.hub_weight, w.hub_market, w.client_contact, now.lever_intensity, size)
 
     @staticmethod
     def park_free(model) -> np.ndarray:
@@ -163,6 +168,8 @@ class FirmAgent(RowAgent):
         hub = np.array([model.city_index[h] for h in known["hub"]])
         rows = cls.open(model, city, seg, hub, known["seats"].to_numpy(float), operating=False)
         model.firms_table.ready_step[rows] = model.steps  # finish_setup counts them as new this quarter
+        for c, r in zip(city.tolist(), rows.tolist()):
+            model.known_entries[c] = model.firms_table.agent[r]
 
     @staticmethod
     def take_park_seats(model, rows: np.ndarray) -> None:
@@ -194,7 +201,7 @@ class FirmAgent(RowAgent):
         ft = model.firms_table
         rows = ft.rows()
         m = cls.city_margins(model, entrant=False)
-        ft.margin[rows] = m[ft.segment[rows], ft.city[rows]]
+        ft.margin[rows] = m[ft.segment[rows], cls.market(model, rows), ft.city[rows]]
 
     @staticmethod
     def lay_off(model, firm_rows: np.ndarray, keep: np.ndarray | None = None) -> None:
@@ -252,7 +259,7 @@ class FirmAgent(RowAgent):
         if len(review) == 0:
             return
         margins = cls.city_margins(model, entrant=True)
-        gain = margins[ft.segment[review], :] - ft.margin[review][:, None]
+        gain = margins[ft.segment[review], cls.market(model, review), :] - ft.margin[review][:, None]
         gain[np.arange(len(review)), ft.city[review]] = -np.inf
         u, hubs = cls.entry_utility(model, margins, p.mean_new_firm_seats)
         hub_pos = np.searchsorted(hubs, ft.hub[review])
@@ -296,7 +303,7 @@ class FirmAgent(RowAgent):
         cls.enter(model, gap - expanded, seats)
 
     @classmethod
-    def enter(cls, model, seats_wanted: float, seats: np.ndarray) -> None:
+    def enter(cls, model, seats_wanted: float, seats: np.ndarray, operating: bool = False) -> None:
         """New establishments for ``seats_wanted`` seats: a Poisson number, log-normal sizes,
         segment by the demand mix, a client hub, a city by the location logit, subject to free
         office space first come first served; some are branches of existing firms."""
@@ -322,7 +329,20 @@ class FirmAgent(RowAgent):
         existing = ft.rows()
         if branch.any() and len(existing):
             parent[branch] = ft.parent[rng.choice(existing, size=int(branch.sum()))]
-        cls.open(model, city[ok], seg[ok], hub[ok], sizes[ok], operating=False, parent=parent)
+        cls.open(model, city[ok], seg[ok], hub[ok], sizes[ok], operating=operating, parent=parent)
+
+    @classmethod
+    def place_initial(cls, model, seats_total: float) -> None:
+        """The start year's establishments sit next to their clients: sizes, segments and client
+        hubs as for any entrant, each in its hub city, operating at once. Every later location is
+        the establishments' own choice."""
+        p, rng, w = model.params, model.rng, model.world
+        n = max(1, int(round(seats_total / p.mean_new_firm_seats)))
+        sizes = cls.draw_sizes(model, n)
+        sizes *= seats_total / sizes.sum()
+        seg = rng.choice(len(w.segment_names), size=n, p=model.now.segment_share)
+        hub = cls.draw_hubs(model, n)
+        cls.open(model, hub, seg, hub, sizes, operating=True)
 
     @classmethod
     def cut_to_demand(cls, model, excess: float) -> None:

@@ -26,6 +26,7 @@ WORKER_COLUMNS = {
     "state": np.int8,          # SEEKING or EMPLOYED
     "firm": np.int64,          # firm table row of the employer (-1 if none)
     "search_quarters": np.int16,
+    "tenure": np.int16,        # quarters with the current employer
     "ever_employed": np.bool_,
 }
 
@@ -110,12 +111,15 @@ class WorkerAgent(RowAgent):
     # ------------------------------------------------------------------------------
     @classmethod
     def age_and_quit(cls, model) -> None:
-        """Everyone ages a quarter; those past exit_age and quitters leave the SO labour market."""
+        """Everyone ages a quarter; those past exit_age and quitters (more often in their first year
+        with an employer) leave the SO labour market."""
         p, wt = model.params, model.workers_table
         rows = wt.rows()
         wt.age[rows] += 1.0 / STEPS_PER_YEAR
         employed = wt.state[rows] == EMPLOYED
-        gone = rows[rules.leaving(wt.age[rows], employed, model.rng.random(len(rows)), p.exit_age, p.quit_rate)]
+        wt.tenure[rows[employed]] += 1
+        quit = rules.quit_rate(wt.tenure[rows], p.quit_rate_first_year, p.quit_rate_later, STEPS_PER_YEAR)
+        gone = rows[rules.leaving(wt.age[rows], employed, model.rng.random(len(rows)), p.exit_age, quit)]
         cls.drop(model, gone)
 
     @staticmethod
@@ -150,7 +154,14 @@ class WorkerAgent(RowAgent):
         dest = choice.sample_choices(probs, home * C + college, rng)
         seek = dest < C
         k = int(seek.sum())
-        model.flows["graduate_seekers"] += np.bincount(dest[seek], minlength=C) * model.scale
+        flows, prov = model.flows, model.world.province
+        d, h, c = dest[seek], home[seek], college[seek]
+        flows["graduate_seekers"] += np.bincount(d, minlength=C) * model.scale
+        flows["graduate_seekers_home_province"] += np.bincount(d[prov[d] == prov[h]], minlength=C) * model.scale
+        away = prov[c] != prov[h]
+        flows["graduate_seekers_studied_away"] += np.bincount(d[away], minlength=C) * model.scale
+        flows["graduate_seekers_studied_away_home_province"] += np.bincount(
+            d[away & (prov[d] == prov[h])], minlength=C) * model.scale
         cls.create(model, k, city=dest[seek], home=home[seek], college=college[seek],
                    age=rng.uniform(p.graduate_age_min, p.graduate_age_max, k), state=SEEKING)
 
@@ -158,9 +169,10 @@ class WorkerAgent(RowAgent):
     def experienced_entrants(cls, model) -> None:
         """Locals from the wider labour force (returning migrants, career changers) seek SO work,
         more where jobs are found."""
-        p, rng = model.params, model.rng
-        persons = p.experienced_entry_rate * model.world.population * rules.prospects(
-            model.job_rate, p.experienced_entry_job_rate_gain)
+        p, rng, pop = model.params, model.rng, model.world.population
+        vacancies = np.maximum(model.city_state["seats"] - model.city_state["employment"], 0.0)
+        persons = (p.experienced_entry_rate * pop.sum() * rules.entrant_cities(pop, vacancies, p.talent_scale)
+                   * rules.prospects(model.job_rate, p.experienced_entry_job_rate_gain))
         n = choice.stochastic_round(persons / model.scale, rng)
         city = np.repeat(np.arange(model.n_cities), n)
         model.flows["experienced_seekers"] += n * model.scale

@@ -20,23 +20,31 @@ def profit_margin(revenue_per_seat: np.ndarray, wage: np.ndarray, pay_multiplier
 
 
 def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np.ndarray,
-                          hub_hours: np.ndarray, setup_months: np.ndarray, room: np.ndarray,
-                          city_size: np.ndarray, *, beta_margin: float, beta_city_size: float,
-                          beta_agglomeration: float, beta_talent: float,
-                          beta_hub: float, beta_setup: float, min_fill_rate: float) -> np.ndarray:
+                          hub_hours: np.ndarray, client_contact: np.ndarray, room: np.ndarray, *,
+                          beta_margin: float, beta_agglomeration: float, beta_talent: float,
+                          beta_hub: float, min_fill_rate: float) -> np.ndarray:
     """Deterministic utility of opening an establishment in each city.
 
-    margin: expected profit margin (share); n_firms: SO establishments already there;
+    margin: expected profit margin over the planning horizon (share; set-up months without revenue
+    already taken off: see horizon_margin); n_firms: SO establishments already there;
     fill_rate: expected share of vacancies filled, bounded to [min_fill_rate, 1];
-    hub_hours: rail hours to the client hub; setup_months: months to start operating;
-    room: False where no office space is free (utility -inf); city_size: urban population."""
+    hub_hours: rail hours to the client hub, weighed by the segment's ``client_contact`` (0 for work
+    done remotely, 1 for work that needs visits to the client);
+    room: False where no office space is free (utility -inf). With beta_agglomeration = 1 an
+    entrant is drawn to a city in proportion to the establishments already there, so with every
+    other term equal across cities the industry keeps its geography as it grows (Gibrat)."""
     u = (beta_margin * margin
-         + beta_city_size * np.log(city_size)
          + beta_agglomeration * np.log1p(n_firms)
          + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, 1.0))
-         - beta_hub * np.log1p(hub_hours)
-         - beta_setup * setup_months)
+         - beta_hub * client_contact * np.log1p(hub_hours))
     return np.where(room, u, -np.inf)
+
+
+def horizon_margin(margin: np.ndarray, setup_months: np.ndarray, horizon_years: float) -> np.ndarray:
+    """A seat's margin over the planning horizon when the first ``setup_months`` of it earn nothing:
+    a positive margin scaled by the share of the horizon in operation (set-up costs time, not money)."""
+    operating = np.clip(1.0 - setup_months / (MONTHS_PER_YEAR * horizon_years), 0.0, 1.0)
+    return np.where(margin > 0, margin * operating, margin)
 
 
 def expected_fill_rate(talent: np.ndarray, vacancies: np.ndarray, size: float) -> np.ndarray:
@@ -92,22 +100,32 @@ def fixed_slots(seats: np.ndarray, persons_per_agent: float, round_offset: np.nd
 
 
 def seat_margins(p, revenue: np.ndarray, so_wage: np.ndarray, pay_multiplier: np.ndarray, rent: np.ndarray,
-                 is_demo_city: np.ndarray, seats_by_city: np.ndarray, lever_intensity: np.ndarray,
-                 park_free: np.ndarray | None = None) -> np.ndarray:
-    """(segments x cities) expected profit margin of a seat in every city: revenue against pay,
-    employer on-costs and rent, less national demonstration-city funds per seat and what the
-    firm-cost levers take off. With ``park_free`` (an entrant's view) also one-off grants and,
-    outside turnkey parks, the entrant's own fit-out cost, spread over amortisation_years."""
+                 national_training: np.ndarray, income_tax: np.ndarray,
+                 lever_intensity: np.ndarray, park_free: np.ndarray | None = None) -> np.ndarray:
+    """(segments x client markets x cities) expected after-tax profit margin of a seat in every city:
+    the client market's price against pay, employer on-costs, rent and other delivery costs, less
+    national training support and what the firm-cost levers take off, after corporate income tax on
+    a positive margin.
+    With ``park_free`` (an entrant's view) also one-off grants and, outside turnkey parks, the
+    entrant's own fit-out cost, spread over amortisation_years."""
     n = len(so_wage)
     rent_year = rent * p.office_m2_per_seat * MONTHS_PER_YEAR
-    national = is_demo_city * p.national_fund_per_demo_city / np.maximum(seats_by_city, p.mean_new_firm_seats)
+    hires = expected_hires_per_seat_year(p)
+    national = national_training * hires * p.graduate_hire_share
     subsidy = national + effect_total("firm_cost", lever_intensity, n, rent_per_seat_year=rent_year,
-                                      hires_per_seat_year=p.quit_rate * STEPS_PER_YEAR, national_fund_per_seat=national)
+                                      hires_per_seat_year=hires, national_fund_per_seat=national)
     if park_free is not None:
         fitout = np.where(park_free > p.mean_new_firm_seats, 0.0, p.fitout_cny_per_seat)
         subsidy = subsidy + (effect_total("entrant_grant", lever_intensity, n) - fitout) / p.amortisation_years
-    return profit_margin(revenue, so_wage[None, :], pay_multiplier[:, None], p.wage_cost_multiplier,
-                         rent_year[None, :], subsidy[None, :])
+    pre_tax = profit_margin(revenue[:, :, None], so_wage[None, None, :], pay_multiplier[:, None, None],
+                            p.wage_cost_multiplier, rent_year[None, None, :], subsidy[None, None, :]) - p.other_cost_share
+    return pre_tax - np.maximum(pre_tax, 0.0) * income_tax[None, None, :]
+
+
+def expected_hires_per_seat_year(p) -> float:
+    """Hires a seat needs in a year to stay staffed, at the quit rates of a workforce with a year's
+    tenure or more and of one in its first year, averaged."""
+    return 0.5 * (p.quit_rate_first_year + p.quit_rate_later) * STEPS_PER_YEAR
 
 
 def setup_months(p, lever_intensity: np.ndarray) -> np.ndarray:
@@ -117,21 +135,23 @@ def setup_months(p, lever_intensity: np.ndarray) -> np.ndarray:
 
 def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray, free_space: np.ndarray,
                   employment: np.ndarray, seekers: np.ndarray, graduates_now: np.ndarray, population: np.ndarray,
-                  urban_population: np.ndarray, travel: np.ndarray, hub_weight: np.ndarray,
+                  travel: np.ndarray, hub_weight: np.ndarray, hub_market: np.ndarray, client_contact: np.ndarray,
                   lever_intensity: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
     """(segments x hubs x cities) location utility of a new establishment of ``size`` seats, and
-    the hub cities. ``free_space``: market plus park seats minus seats taken, by city; talent is
-    the year's interested graduates, current seekers and experienced entrants."""
+    the hub cities. ``margins``: (segments x client markets x cities); ``hub_market``: the client
+    market of every city as a hub; ``free_space``: market plus park seats minus seats taken, by
+    city; talent is the year's interested graduates, current seekers and experienced entrants."""
     room = free_space >= p.entry_min_room_share * size
     vacancies = np.maximum(seats - employment, 0.0)
     talent = (p.so_interest_share * graduates_now + seekers + p.experienced_entry_rate * population * STEPS_PER_YEAR)
     hubs = np.flatnonzero(hub_weight > 0)
+    margin = horizon_margin(margins[:, hub_market[hubs], :], setup_months(p, lever_intensity)[None, None, :],
+                            p.amortisation_years)
     u = firm_location_utility(
-        margins[:, None, :], n_firms[None, None, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
-        (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], setup_months(p, lever_intensity)[None, None, :],
-        room[None, None, :], urban_population[None, None, :],
-        beta_margin=p.beta_margin, beta_city_size=p.beta_city_size, beta_agglomeration=p.beta_agglomeration,
-        beta_talent=p.beta_talent, beta_hub=p.beta_hub, beta_setup=p.beta_setup, min_fill_rate=p.min_entry_fill_rate)
+        margin, n_firms[None, None, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
+        (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], client_contact[:, None, None], room[None, None, :],
+        beta_margin=p.beta_margin, beta_agglomeration=p.beta_agglomeration,
+        beta_talent=p.talent_scale * p.beta_talent, beta_hub=p.beta_hub, min_fill_rate=p.min_entry_fill_rate)
     return u, hubs
 
 

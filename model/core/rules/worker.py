@@ -18,9 +18,10 @@ def graduate_utility(net_income: np.ndarray, distance_km: np.ndarray, same_provi
     """Deterministic utility of seeking SO work in each city for a graduate type (home, college).
 
     net_income: expected pay x job chance + subsidies - housing (CNY/year, > 0);
-    distance_km from home; network_share: share of the city's SO workers from the same province."""
+    distance_km from home (the term is zero at home: -beta_distance x ln(1 + km / distance_offset_km));
+    network_share: share of the city's SO workers from the same province."""
     return (beta_income * np.log(net_income)
-            - beta_distance * np.log(distance_km + distance_offset_km)
+            - beta_distance * np.log1p(distance_km / distance_offset_km)
             + beta_same_province * same_province
             + beta_home * is_home
             + beta_college * is_college
@@ -62,17 +63,20 @@ def search_choice_probabilities(net: np.ndarray, net_outside: np.ndarray, distan
                                 same_province: np.ndarray, province: np.ndarray, network: np.ndarray, p) -> np.ndarray:
     """(home x college x (cities + 1)) probabilities of where a graduate seeks SO work; the last
     option is not seeking SO work at all (its utility: ln(outside income) in the college city plus
-    ``outside_option_utility``). ``p``: the Params."""
+    ``outside_option_utility``). ``p``: the Params; its ``talent_scale`` scales every tie to a place
+    (distance from home, home province, home city, college city, networks): at 0 talent follows the
+    jobs, wherever they are."""
     C = len(net)
+    ties = p.talent_scale
     home = np.arange(C)[:, None, None]
     college = np.arange(C)[None, :, None]
     city = np.arange(C)[None, None, :]
     u = graduate_utility(
         net[None, None, :], distance_km[home, city], same_province[home, city],
         (home == city).astype(float), (college == city).astype(float), network[province[home], city],
-        beta_income=p.beta_income, beta_distance=p.beta_distance, beta_same_province=p.beta_same_province,
-        beta_home=p.beta_home, beta_college=p.beta_college, beta_network=p.beta_network,
-        distance_offset_km=p.distance_offset_km)
+        beta_income=p.beta_income, beta_distance=ties * p.distance_income_ratio * p.beta_income,
+        beta_same_province=ties * p.beta_same_province, beta_home=ties * p.beta_home,
+        beta_college=ties * p.beta_college, beta_network=ties * p.beta_network, distance_offset_km=p.distance_offset_km)
     outside = p.beta_income * np.log(net_outside)[None, :, None] + p.outside_option_utility
     u = np.concatenate([u, np.broadcast_to(outside, (C, C, 1))], axis=2)
     return logit_probabilities(u, axis=2)
@@ -94,9 +98,15 @@ def draw_homes(college: np.ndarray, probs: np.ndarray, local_share: float, rng: 
     return np.where(local, college, other)
 
 
-def leaving(age: np.ndarray, employed: np.ndarray, draw: np.ndarray, exit_age: float, quit_rate: float) -> np.ndarray:
+def quit_rate(tenure: np.ndarray, first_year: float, later: float, quarters_per_year: int) -> np.ndarray:
+    """Quarterly quit probability by quarters with the current employer: ``first_year`` in the
+    first year, ``later`` after."""
+    return np.where(tenure <= quarters_per_year, first_year, later)
+
+
+def leaving(age: np.ndarray, employed: np.ndarray, draw: np.ndarray, exit_age: float, quit_rate) -> np.ndarray:
     """Who leaves the SO labour market this quarter: everyone past ``exit_age``, and employed
-    workers whose uniform ``draw`` falls below the quarterly ``quit_rate``."""
+    workers whose uniform ``draw`` falls below their quarterly ``quit_rate``."""
     return (age > exit_age) | (employed & (draw < quit_rate))
 
 
@@ -117,3 +127,11 @@ def expected_net_income(p, so_wage: np.ndarray, job_rate: np.ndarray, city_wage:
     covered = effect_total("housing", lever_intensity, n, young_workers=np.maximum(young_workers, 1.0))
     housing = housing_cost(city_wage, p.housing_share_of_wage, covered, p.apartment_rent_discount)
     return net_income(so_wage, job_prob, income_add, housing, p.net_income_floor_share)
+
+
+def entrant_cities(population: np.ndarray, vacancies: np.ndarray, talent_scale: float) -> np.ndarray:
+    """Where the wider labour force's SO entrants come from, as shares by city: by population (they
+    are locals) at talent_scale 1, by open vacancies (they follow the jobs) at 0."""
+    pop = population / population.sum()
+    vac = vacancies / vacancies.sum() if vacancies.sum() > 0 else pop
+    return talent_scale * pop + (1.0 - talent_scale) * vac
