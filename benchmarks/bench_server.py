@@ -6,16 +6,22 @@
 2. Load: SESSIONS browser sessions (separate contexts, so separate models) press Step at the
    same moment, ROUNDS times; meanwhile a probe thread keeps fetching the page over HTTP.
    The server must stay up, answer every probe and advance every session by ROUNDS quarters.
+3. Memory: on a fresh server (default --session-timeout, 120 s), after one warm-up session,
+   MEMORY_SESSIONS sessions are opened one after another (page loaded, one Step) and closed, twice;
+   the server's RSS is read after each round and once Solara has closed its kernels (polled on
+   /resourcez). Closed sessions must give their memory back for reuse: the second round may not
+   leave the server more than 25 MB above the first.
 
 Prints the figures and writes them to the "## Visual server" section of docs/performance.md
 (replacing that section only; other sections are kept).
 
-    python benchmarks/bench_server.py [--steps 24] [--sessions 5] [--rounds 8] [--no-write]
+    python benchmarks/bench_server.py [--steps 24] [--sessions 5] [--rounds 8] [--memory-sessions 16] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -106,6 +112,57 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+def kernels(url: str) -> int:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url + "resourcez", timeout=30) as r:
+        return int(json.load(r)["kernels"]["total"])
+
+
+def memory_run(browser, n: int, log) -> dict:
+    """RSS of a fresh server: warm (one session opened and culled), then twice: after ``n`` more
+    sessions opened and closed one after another, and once Solara has closed their kernels."""
+    import psutil
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = start_background(str(ROOT / "experiments" / "baseline.toml"), "127.0.0.1", port, log=log)
+    try:
+        wait_until_up(url, proc, timeout=90)
+        rss = lambda: psutil.Process(proc.pid).memory_info().rss / 2**20  # noqa: E731
+
+        def visit():
+            ctx, page = open_page(browser, url)
+            before, old = click_step(page)
+            wait_stepped(page, before, old)
+            ctx.close()
+
+        def wait_culled():
+            t0 = time.perf_counter()
+            while kernels(url) and time.perf_counter() - t0 < 600:
+                time.sleep(1)
+            time.sleep(4)  # the collection runs 2 s after a session's close
+            return time.perf_counter() - t0
+
+        out = {"start": rss()}
+        visit()
+        wait_culled()
+        out["warm"] = rss()
+        for r in (1, 2):
+            for _ in range(n):
+                visit()
+            out[f"open{r}"] = rss()
+            out[f"kernels{r}"] = kernels(url)
+            out[f"wait{r}"] = wait_culled()
+            out[f"closed{r}"] = rss()
+        return out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def write_section(text: str) -> Path:
     """``text`` starts with the SECTION heading line."""
     path = ROOT / "docs" / "performance.md"
@@ -118,6 +175,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=24, help="quarters stepped one by one in the timing run")
     ap.add_argument("--sessions", type=int, default=5, help="concurrent browser sessions in the load test")
     ap.add_argument("--rounds", type=int, default=8, help="simultaneous Step presses per session")
+    ap.add_argument("--memory-sessions", type=int, default=16, help="sessions opened and closed in the memory run")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     a = ap.parse_args()
 
@@ -168,6 +226,7 @@ def main() -> int:
             labels = [p.inner_text("[data-testid=oabm-year]").strip() for _, p in pages]
             for c, _ in pages:
                 c.close()
+            mem = memory_run(browser, a.memory_sessions, log)
             browser.close()
         expected = f"{2005 + (a.rounds - 1) // 4} Q{(a.rounds - 1) % 4 + 1}"  # baseline starts 2005
         alive = proc.poll() is None
@@ -181,6 +240,12 @@ def main() -> int:
               f"median {statistics.median(probe.lat) * 1000:.0f} ms, max {max(probe.lat) * 1000:.0f} ms; "
               f"sessions ended at {sorted(set(labels))}; server alive: {alive}, answers after: {final:.2f} s")
         print("load test:", "PASS" if ok else "FAIL")
+        mem_ok = mem["closed2"] - mem["closed1"] < 25 and mem["open2"] - mem["open1"] < 25
+        print(f"memory: RSS {mem['start']:.0f} MB at start, {mem['warm']:.0f} MB after one session (closed); "
+              f"{a.memory_sessions} sessions: {mem['open1']:.0f} MB, closed {mem['closed1']:.0f} MB "
+              f"({mem['wait1']:.0f} s); {a.memory_sessions} more: {mem['open2']:.0f} MB, closed {mem['closed2']:.0f} MB "
+              f"({mem['wait2']:.0f} s): {'PASS' if mem_ok else 'FAIL'}")
+        ok = ok and mem_ok
 
         cpu = f"{os.cpu_count()} CPUs"
         try:
@@ -205,10 +270,23 @@ on the server) have been replaced and loaded.
 | {a.sessions} sessions pressing Step at once, {a.rounds} rounds: time until all redrawn | mean {statistics.mean(rounds):.2f} s, max {max(rounds):.2f} s ({statistics.mean(rounds) / a.sessions:.2f} s per session-step) |
 | HTTP probe of the page during the load | {len(probe.lat)} answered, {len(probe.fail)} failed, median {statistics.median(probe.lat) * 1000:.0f} ms, max {max(probe.lat) * 1000:.0f} ms |
 | server after the load | {"up, answering" if alive else "DOWN"}; every session at {", ".join(sorted(set(labels)))} |
+| server RSS at start / after one session, closed | {mem['start']:.0f} MB / {mem['warm']:.0f} MB |
+| {a.memory_sessions} sessions opened and closed one after another / once Solara closed their kernels ({mem['wait1']:.0f} s later) | {mem['open1']:.0f} MB ({(mem['open1'] - mem['warm']) / a.memory_sessions:.1f} MB a session) / {mem['closed1']:.0f} MB |
+| {a.memory_sessions} more sessions / once closed ({mem['wait2']:.0f} s later) | {mem['open2']:.0f} MB ({mem['open2'] - mem['open1']:+.0f} MB against the first {a.memory_sessions}) / {mem['closed2']:.0f} MB ({mem['closed2'] - mem['closed1']:+.0f} MB) |
 
 The server is one Python process: sessions' steps and redraws share its interpreter, so under
 simultaneous load a round takes about the sum of the sessions' step times (the figures are drawn
 one after another, not in parallel).
+
+A session's model (about 20 MB) is freed when Solara closes its kernel: at once when the tab says
+goodbye, otherwise `--session-timeout` seconds (default 120) after its page went away; a browser
+context closed by Playwright does not say goodbye, so the table shows the timeout path. Freed memory
+is reused by the next sessions (the second round costs no more than the first) but only partly
+returned to the operating system: Python keeps the 1 MiB arenas that still hold a few live objects,
+so the server's RSS stays near the high-water mark of its busiest moment. Before issue 13 the
+kernels lived for Solara's default 24 h and solara 1.58.2's `use_task` kept every session's model in
+a module-level list even after that, so each session added about 21 MB for good (275 to 638 MB after
+16 sessions); `model/app/sessions.py` drops those references when a session closes.
 """
         if not a.no_write:
             print(f"wrote {write_section(text)}")

@@ -25,6 +25,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from .controls import NO_SCENARIO, AppModel, control_defaults, model_params, observed
+from .sessions import release_on_close
 from .figures import (FiscalChart, FocusChart, MapFigure, RegionsChart, WageRatioChart, fmt_int, last,
                       references_words, year_label)
 
@@ -125,7 +126,9 @@ CSS = """
 
 @solara.component
 def Page():
-    """One model per browser session: built here, in the session's own render context."""
+    """One model per browser session: built here, in the session's own render context, and
+    released when Solara closes the session."""
+    release_on_close()
     model = solara.use_memo(lambda: AppModel(**control_defaults()), [])
     params = solara.use_memo(lambda: model_params(model.city_names), [])
     solara.Style(CSS)

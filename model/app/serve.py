@@ -38,6 +38,9 @@ OFFLINE_ENV = {
 }
 #: The Solara app the server runs.
 APP = "model.app.page"
+#: Seconds a session's kernel lives on without a page before Solara closes it and frees its model
+#: (Solara's own default is 24 h; a tab that reconnects within this time keeps its model).
+SESSION_TIMEOUT = 120
 
 
 def solara_args(host: str, port: int) -> list[str]:
@@ -47,11 +50,13 @@ def solara_args(host: str, port: int) -> list[str]:
 
 
 def server_env(scenario_path: str | os.PathLike | None, *, experiments: str | os.PathLike | None = None,
-               targets: str | os.PathLike | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment the server runs with: offline settings, the start scenario, the folder the
-    scenario menu lists and the targets file of the observed bands."""
+               targets: str | os.PathLike | None = None, session_timeout: float = SESSION_TIMEOUT,
+               base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment the server runs with: offline settings, the session timeout, the start
+    scenario, the folder the scenario menu lists and the targets file of the observed bands."""
     env = dict(os.environ if base is None else base)
     env.update(OFFLINE_ENV)
+    env["SOLARA_KERNEL_CULL_TIMEOUT"] = f"{session_timeout:g}s"
     env["SOLARA_APP"] = APP  # what `solara run APP` sets; read when solara's server is first imported
     for name, value in ((SCENARIO_ENV, scenario_path), (EXPERIMENTS_ENV, experiments), (TARGETS_ENV, targets)):
         if value is None:
@@ -120,17 +125,20 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
 
 def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765, *,
           experiments: str | os.PathLike | None = None, targets: str | os.PathLike | None = None,
-          allow_hosts: tuple[str, ...] = ()) -> int:
+          allow_hosts: tuple[str, ...] = (), session_timeout: float = SESSION_TIMEOUT) -> int:
     """Run the visual server on ``host:port`` in this process until it stops; return 0. It
-    answers only the Hosts and Origins of ``served_hosts(host, port, allow_hosts)``.
+    answers only the Hosts and Origins of ``served_hosts(host, port, allow_hosts)``, and frees a
+    session ``session_timeout`` seconds after its page went away.
 
     Raises InputError for a missing scenario file, a bad host or a port it cannot listen on. Must
     run before anything in this process has imported solara (it reads its settings from the
     environment then)."""
     host = host.strip("[]")
     check_listen(host, port)
+    if not 1 <= session_timeout <= 86400:
+        raise InputError(f"--session-timeout: {session_timeout:g} is out of range (allowed 1 to 86400 seconds)")
     allowed = served_hosts(host, port, tuple(allow_hosts))
-    env = server_env(scenario_path, experiments=experiments, targets=targets)
+    env = server_env(scenario_path, experiments=experiments, targets=targets, session_timeout=session_timeout)
     if "solara" in sys.modules:
         raise RuntimeError("serve() must run before solara is imported (it configures solara's settings)")
     for name in (SCENARIO_ENV, EXPERIMENTS_ENV, TARGETS_ENV):

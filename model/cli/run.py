@@ -136,7 +136,7 @@ def cmd_serve(args) -> int:
         load_scenario(path)  # a bad scenario fails here, in one line, not inside the server
     load_targets(targets_file())  # the observed bands the charts draw
     return serve(str(path) if path else None, args.host, args.port, experiments=experiments_dir(),
-                 targets=targets_file(), allow_hosts=tuple(args.allow_hosts))
+                 targets=targets_file(), allow_hosts=tuple(args.allow_hosts), session_timeout=args.session_timeout)
 
 
 def register(sub) -> None:
@@ -164,4 +164,7 @@ def register(sub) -> None:
     p.add_argument("--allow-host", dest="allow_hosts", action="append", default=[], metavar="NAME",
                    help="also answer requests addressed to NAME (the address other machines use with "
                         "--host 0.0.0.0); by default only the bound address (and the loopback names) are")
+    p.add_argument("--session-timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="free a browser session's model this long after its page closed or lost its "
+                        "connection (default: 120)")
     p.set_defaults(func=cmd_serve)
