@@ -227,3 +227,30 @@ def test_closed_sessions_give_their_memory_back(chromium):
         print(f"server RSS: {base:.0f} MB warm, {after[0]:.0f} MB after 3 sessions closed, "
               f"{after[1]:.0f} MB after 3 more")
         assert after[1] - after[0] < 20, (base, after)
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 13 item 10: no privileged port unless asked
+# --------------------------------------------------------------------------------------------
+def test_privileged_port_is_refused_unless_asked():
+    for port in ("22", "80", "1023"):
+        assert_one_line_error(cli("serve", "--port", port, timeout=30), "--port", port, "below 1024",
+                              "--allow-privileged-port")
+
+
+def test_allow_privileged_port_starts_the_server():
+    from model.app.serve import start_background, wait_until_up
+
+    if os.geteuid() != 0:
+        pytest.skip("only root may listen below 1024 here")
+    port = next((p for p in range(1023, 900, -1) if not port_answers(p)), None)
+    assert port is not None
+    BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(BROWSER_ARTIFACTS / "server_privileged.log", "w") as log:
+        proc = start_background("experiments/baseline.toml", "127.0.0.1", port, log=log, cwd=ROOT,
+                                extra=("--allow-privileged-port",))
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/", proc, timeout=90)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)

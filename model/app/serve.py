@@ -69,12 +69,20 @@ def server_env(scenario_path: str | os.PathLike | None, *, experiments: str | os
     return env
 
 
-def check_listen(host: str, port: int) -> None:
-    """InputError (one line) unless this process could listen on ``host:port`` now. The probe
-    binds with SO_REUSEADDR as uvicorn does, so a port left in TIME_WAIT by a server that just
-    stopped counts as free, and one another process listens on does not."""
+#: Ports below this are reserved for system services (ssh is 22, http 80): refused unless asked.
+FIRST_UNPRIVILEGED_PORT = 1024
+
+
+def check_listen(host: str, port: int, *, allow_privileged_port: bool = False) -> None:
+    """InputError (one line) unless this process could listen on ``host:port`` now. A port below
+    1024 is refused unless ``allow_privileged_port``. The probe binds with SO_REUSEADDR as
+    uvicorn does, so a port left in TIME_WAIT by a server that just stopped counts as free, and
+    one another process listens on does not."""
     if not isinstance(port, int) or not 0 < port < 65536:
         raise InputError(f"--port: {port!r} is out of range (allowed 1 to 65535)")
+    if port < FIRST_UNPRIVILEGED_PORT and not allow_privileged_port:
+        raise InputError(f"--port: {port} is a privileged port, below {FIRST_UNPRIVILEGED_PORT} (use 1024 to 65535, "
+                         "or add --allow-privileged-port)")
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                           flags=socket.AI_PASSIVE)[0]
@@ -125,16 +133,18 @@ def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float
 
 def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765, *,
           experiments: str | os.PathLike | None = None, targets: str | os.PathLike | None = None,
-          allow_hosts: tuple[str, ...] = (), session_timeout: float = SESSION_TIMEOUT) -> int:
+          allow_hosts: tuple[str, ...] = (), session_timeout: float = SESSION_TIMEOUT,
+          allow_privileged_port: bool = False) -> int:
     """Run the visual server on ``host:port`` in this process until it stops; return 0. It
     answers only the Hosts and Origins of ``served_hosts(host, port, allow_hosts)``, and frees a
-    session ``session_timeout`` seconds after its page went away.
+    session ``session_timeout`` seconds after its page went away. Ports below 1024 only with
+    ``allow_privileged_port``.
 
     Raises InputError for a missing scenario file, a bad host or a port it cannot listen on. Must
     run before anything in this process has imported solara (it reads its settings from the
     environment then)."""
     host = host.strip("[]")
-    check_listen(host, port)
+    check_listen(host, port, allow_privileged_port=allow_privileged_port)
     if not 1 <= session_timeout <= 86400:
         raise InputError(f"--session-timeout: {session_timeout:g} is out of range (allowed 1 to 86400 seconds)")
     allowed = served_hosts(host, port, tuple(allow_hosts))

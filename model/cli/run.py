@@ -136,7 +136,8 @@ def cmd_serve(args) -> int:
         load_scenario(path)  # a bad scenario fails here, in one line, not inside the server
     load_targets(targets_file())  # the observed bands the charts draw
     return serve(str(path) if path else None, args.host, args.port, experiments=experiments_dir(),
-                 targets=targets_file(), allow_hosts=tuple(args.allow_hosts), session_timeout=args.session_timeout)
+                 targets=targets_file(), allow_hosts=tuple(args.allow_hosts), session_timeout=args.session_timeout,
+                 allow_privileged_port=args.allow_privileged_port)
 
 
 def register(sub) -> None:
@@ -159,7 +160,9 @@ def register(sub) -> None:
 
     p = sub.add_parser("serve", help="start the browser demo (Mesa SolaraViz)")
     p.add_argument("scenario", nargs="?", default="baseline", help="scenario to start from (default: baseline)")
-    p.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    p.add_argument("--port", type=int, default=8765, help="port, 1024 to 65535 (default: 8765)")
+    p.add_argument("--allow-privileged-port", action="store_true",
+                   help="allow a port below 1024 (reserved for system services such as ssh on 22)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, local only)")
     p.add_argument("--allow-host", dest="allow_hosts", action="append", default=[], metavar="NAME",
                    help="also answer requests addressed to NAME (the address other machines use with "
