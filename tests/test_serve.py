@@ -254,3 +254,23 @@ def test_allow_privileged_port_starts_the_server():
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------------------------
+# The reliability table's serve cases (benchmarks/reliability_cases_app.py) hold
+# --------------------------------------------------------------------------------------------
+def test_reliability_cases_of_serve(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from reliability_cases_app import app_cases, run_case
+
+    cases = app_cases()
+    assert len({c["id"] for c in cases}) == len(cases)
+    failures = []
+    for case in cases:
+        folder = tmp_path / case["id"]
+        folder.mkdir()
+        code, err = run_case(case, folder, cwd=ROOT)
+        lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+        if code != case["expect_exit"] or len(lines) != 1 or "Traceback" in err:
+            failures.append(f"{case['id']}: exit {code}, stderr {err.strip()[:300]!r}")
+    assert not failures, "\n".join(failures)

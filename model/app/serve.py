@@ -143,7 +143,12 @@ def serve(scenario_path: str | None, host: str = "127.0.0.1", port: int = 8765, 
     Raises InputError for a missing scenario file, a bad host or a port it cannot listen on. Must
     run before anything in this process has imported solara (it reads its settings from the
     environment then)."""
-    host = host.strip("[]")
+    host = host.strip().strip("[]")
+    if not host:  # getaddrinfo would take "" for every interface
+        raise InputError("--host: empty (give an address of this machine, e.g. 127.0.0.1, or 0.0.0.0 for all)")
+    for name in allow_hosts:
+        if not name.strip() or any(c in name for c in " /\\@?#"):
+            raise InputError(f"--allow-host: {name!r} is not a host name or address")
     check_listen(host, port, allow_privileged_port=allow_privileged_port)
     if not 1 <= session_timeout <= 86400:
         raise InputError(f"--session-timeout: {session_timeout:g} is out of range (allowed 1 to 86400 seconds)")
