@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 
 from ..core.errors import InputError
+from ..study.signals import sigterm_interrupts
 from . import explain, run, study
 from .common import OneLineParser
 
@@ -28,10 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     sys.stderr.write(f"outsourcing-abm: warning: {message}\n")
 
@@ -43,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = _one_line_warning
     warnings.simplefilter("always", InputWarning)
-    signal.signal(signal.SIGTERM, _terminate)  # a polite kill ends like Ctrl-C: cleaned up, exit 130
+    with sigterm_interrupts():  # a polite kill ends like Ctrl-C: cleaned up, exit 130
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -7,7 +7,6 @@ import hashlib
 import sys
 from pathlib import Path
 
-from ..core.errors import InputError
 from .common import add_scenario_args, command_line, load_params
 from .paths import experiments_dir, resolve_scenario, results_dir, targets_file
 

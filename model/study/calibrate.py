@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.errors import InputError
+from ..core.errors import InputError, shorten
 from ..core.params import RANGES, Params
 from ..files import check_writable, copy_atomic, write_json_atomic, write_text_atomic
 from ..provenance import record
 from .calibration_record import effective_sample_size, record_performance, write_calibrated
 from .executor import run_jobs
-from .inputs import PATH_MAX, read_toml, shorten
+from .inputs import PATH_MAX, read_toml
 from .manifest import Job, RunFolder, jobs_digest
 from .plots import pyplot, save
 from .scenarios import load_scenario

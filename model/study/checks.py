@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..core.errors import InputError
+from ..core.errors import InputError, shorten
 from ..core.levers import LEVERS
 from ..core.params import FIELD_TYPES, RANGES
-from .inputs import shorten
 
 LEVER_KEY_FORM = "levers.<City>.<lever>[.<spell number>].<start|end|intensity>"
 #: Years a lever spell may start or end in.

@@ -22,10 +22,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.errors import InputError, shorten
 from ..core.params import Params
 from .checks import check_key, flatten, fmt_value, is_int_key, positive_int
-from .inputs import PATH_MAX, read_toml, shorten
+from .inputs import PATH_MAX, read_toml
 from .samplers import (SAMPLERS, factorial_levels, level_count, sample, sample_count, sampler_specs,
                        section)
 from .scenarios import apply_overrides, params_from_raw, read_scenario_dict

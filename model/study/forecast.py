@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.errors import InputError
+from ..core.errors import InputError, shorten
 from ..core.params import RANGES, Params
 from ..files import copy_atomic, write_json_atomic, write_text_atomic
 from ..provenance import record
 from .executor import run_in_folder
-from .inputs import PATH_MAX, read_toml, shorten
+from .inputs import PATH_MAX, read_toml
 from .manifest import Job
 from .plots import pyplot, save
 from .scenarios import load_scenario

@@ -1,32 +1,17 @@
 """Reading the study's input files (scenarios, designs, targets, plans) with one-line errors that
-name the file, and echoing user values in errors without flooding the terminal."""
+name the file (user values are echoed with model.core.errors.shorten)."""
 
 from __future__ import annotations
 
 import errno
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InputError
+from ..core.errors import InputError, shorten
 
-#: Longest user value echoed whole in a message; longer ones are cut and their length given.
-ECHO_MAX = 60
-#: The same for a path (its start and its end, the file name, are kept).
+#: The longest path echoed whole in a message (its start and its end, the file name, are kept).
 PATH_MAX = 240
-
-
-def shorten(text: Any, limit: int = ECHO_MAX) -> str:
-    """``text`` with every run of more than ``limit`` non-blank characters cut to its start and
-    its end and marked with its full length (a 200 kB value, a 5,000-character path)."""
-    half = max((limit - 3) // 2, 1)
-
-    def cut(m: re.Match) -> str:
-        s = m.group(0)
-        return f"{s[:half]}...{s[-half:]} ({len(s):,} characters)"
-
-    return re.sub(r"\S{%d,}" % (limit + 1), cut, str(text))
 
 
 def short_error(e: InputError) -> InputError:

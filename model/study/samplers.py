@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.errors import InputError, shorten
 from .checks import bounds, check_key, is_int_key, number, positive_int
-from .inputs import shorten
 
 SAMPLERS = ("lhs", "sobol", "morris")
 SECTION_KEYS = {

@@ -16,9 +16,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import InputError, InputWarning
+from ..core.errors import InputError, InputWarning, shorten
 from ..core.params import FIELD_TYPES, Params, params_from_dict
-from .inputs import read_toml, short_error, shorten
+from .inputs import read_toml, short_error
 
 _SCENARIO_META = {"name", "description", "inherits"}
 #: Deepest chain of ``inherits`` a scenario may have.

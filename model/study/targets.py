@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.errors import InputError
-from .inputs import PATH_MAX, read_toml, shorten
+from ..core.errors import InputError, shorten
+from .inputs import PATH_MAX, read_toml
 
 #: Latest year a target may refer to: later figures are held out for forecast checks.
 LAST_TARGET_YEAR = 2023
