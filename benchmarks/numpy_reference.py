@@ -29,6 +29,7 @@ from model.core.reporting import YOUNG_MAX_AGE
 from model.core.rules import choice, labour_market
 from model.core.rules import firm as firm_rules
 from model.core.rules import worker as worker_rules
+from model.core.rules import office as office_rules
 from model.core.world import load_world
 
 SEEKING, EMPLOYED = 0, 1
@@ -144,7 +145,7 @@ class NumpyReference:
 
     def _hubs(self, n: int) -> np.ndarray:
         w = self.world
-        return self.rng.choice(self.C, size=n, p=firm_rules.hub_probabilities(w.hub_weight, w.inland_hub, self.now.cy_share))
+        return self.rng.choice(self.C, size=n, p=firm_rules.hub_probabilities(w.hub_weight, w.inland_hub, self.now.inland_client_share))
 
     def _seed(self) -> None:
         p, rng, w = self.p, self.rng, self.world
@@ -229,7 +230,7 @@ class NumpyReference:
         return firm_rules.entry_utility(
             self.p, margins, np.bincount(f["city"][rows], minlength=self.C), seats,
             self.market_capacity + self.park_seats - seats, self.city_state["employment"], self.city_state["seekers"],
-            now.graduates_now, w.population, now.travel, w.hub_weight, w.hub_market, w.client_contact,
+            now.graduates_now, w.urban_population, now.travel, w.hub_weight, w.hub_market, w.client_contact,
             now.lever_intensity, size)
 
     def _relocate(self) -> None:
@@ -262,7 +263,7 @@ class NumpyReference:
         rows = self._live()
         seats = self._seats_by_city(rows)
         occupied = seats / np.maximum(self.market_capacity + self.park_seats, 1.0)
-        self.market_capacity *= 1.0 + p.office_build_rate * (occupied > p.office_build_occupancy)
+        self.market_capacity = office_rules.office_market(self.market_capacity, occupied, p)
         gap = self.now.seat_demand - seats.sum()
         if gap < 0:
             f["seats"][rows] -= firm_rules.demand_cuts(f["seats"][rows], f["margin"][rows], -gap, p.beta_margin,
@@ -352,7 +353,7 @@ class NumpyReference:
         network = worker_rules.network_share(world.province[self.w["home"]], self.w["city"],
                                              len(world.province_names), self.C)
         return worker_rules.search_choice_probabilities(net, outside, world.distance_km, world.same_province,
-                                                        world.province, network, p)
+                                                        world.province, network, world.urban_population, p)
 
     def _graduate_cohort(self) -> None:
         p, rng, C = self.p, self.rng, self.C
@@ -367,7 +368,7 @@ class NumpyReference:
 
     def _experienced_entrants(self) -> None:
         p, rng = self.p, self.rng
-        pop = self.world.population
+        pop = self.world.urban_population
         vacancies = np.maximum(self.city_state["seats"] - self.city_state["employment"], 0.0)
         persons = (p.experienced_entry_rate * pop.sum() * worker_rules.entrant_cities(pop, vacancies, p.talent_scale)
                    * worker_rules.prospects(self.job_rate, p.experienced_entry_job_rate_gain))
@@ -380,7 +381,8 @@ class NumpyReference:
         p, w, f, rng, C = self.p, self.w, self.f, self.rng, self.C
         frows = self._live()
         op = frows[f["operating"][frows]]
-        slot_firm = np.repeat(op, np.maximum(f["slots"][op] - f["employees"][op], 0))
+        onboarding = firm_rules.fixed_slots(np.full(len(op), p.onboarding_per_quarter), self.scale, f["round_offset"][op])
+        slot_firm = np.repeat(op, labour_market.open_slots(f["slots"][op], f["employees"][op], onboarding))
         slot_city = f["city"][slot_firm].astype(np.int64)
         seekers = np.flatnonzero(w["state"] == SEEKING)
         seeker_city = w["city"][seekers].astype(np.int64)
@@ -409,7 +411,7 @@ class NumpyReference:
     def _book_output(self) -> None:
         f, rows = self.f, self._live()
         op = rows[f["operating"][rows]]
-        revenue = f["employees"][op] * self.scale * self.now.revenue[f["segment"][op], self._market(op)] / STEPS_PER_YEAR
+        revenue = f["employees"][op] * self.scale * self.now.revenue[f["segment"][op], self._market(op), f["city"][op]] / STEPS_PER_YEAR
         self.output = np.bincount(f["city"][op], weights=revenue, minlength=self.C)
 
     def _refresh_city_state(self) -> None:

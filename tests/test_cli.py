@@ -108,7 +108,7 @@ def test_unwritable_output_folder(tmp_path):
 def test_output_folder_of_other_files_is_never_replaced(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     r = cli("run", "baseline", "--out", str(tmp_path), *FAST)
-    assert_one_line_error(r, "--out", "other files")
+    assert_one_line_error(r, "--out", "files a run does not write", "notes.txt")
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 

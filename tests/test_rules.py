@@ -57,6 +57,32 @@ def test_firm_utility_excludes_cities_without_room():
     assert np.isfinite(u[0]) and u[1] == -np.inf
 
 
+def test_talent_beyond_the_seats_counts_only_up_to_the_depth_cap():
+    deep = np.array([20.0, 2.0])
+    at_one = firm_rules.firm_location_utility(
+        np.array([0.2, 0.2]), np.array([10.0, 10.0]), deep, np.ones(2), np.ones(2), np.array([True, True]),
+        beta_margin=3, beta_agglomeration=1, beta_talent=1, beta_hub=0.5, min_fill_rate=1e-3)
+    assert at_one[0] == at_one[1]                      # cap 1: both pools fill the seats
+    capped = firm_rules.firm_location_utility(
+        np.array([0.2, 0.2]), np.array([10.0, 10.0]), deep, np.ones(2), np.ones(2), np.array([True, True]),
+        beta_margin=3, beta_agglomeration=1, beta_talent=1, beta_hub=0.5, min_fill_rate=1e-3, max_fill_rate=5.0)
+    assert capped[0] - capped[1] == pytest.approx(np.log(5.0) - np.log(2.0))
+
+
+def test_onboarding_limits_the_slots_an_establishment_fills_in_a_quarter():
+    open_ = labour_market.open_slots(np.array([10, 10, 3]), np.array([2, 9, 5]), np.array([4, 4, 4]))
+    assert open_.tolist() == [4, 1, 0]
+
+
+def test_office_market_builds_only_where_space_runs_short():
+    from model.core.params import Params
+    from model.core.rules import office
+
+    p = Params(office_build_rate=0.1, office_build_occupancy=0.85)
+    cap = office.office_market(np.array([100.0, 100.0]), np.array([0.9, 0.5]), p)
+    assert cap.tolist() == pytest.approx([110.0, 100.0])
+
+
 def test_graduate_utility_prefers_income_home_and_nearby():
     kw = dict(beta_income=1.5, beta_distance=0.3, beta_same_province=0.4, beta_home=1, beta_college=0.5, beta_network=1,
               distance_offset_km=10.0)
@@ -162,7 +188,7 @@ def test_lever_channels_combine_and_costs_follow_events():
     x[0, LEVER_INDEX["rent_relief"]] = 0.5
     x[0, LEVER_INDEX["matching_funds"]] = 2.0
     x[1, LEVER_INDEX["fast_setup"]] = 4.0
-    off = effect_total("firm_cost", x, 2, rent_per_seat_year=np.array([1000.0, 1000.0]), hires_per_seat_year=0.2,
+    off = effect_total("firm_cost", x, 2, rent_per_seat_year=np.array([1000.0, 1000.0]), graduate_hires_per_seat_year=0.2,
                        national_fund_per_seat=np.array([10.0, 10.0]))
     assert off == pytest.approx([500.0 + 20.0, 0.0])
     assert effect_total("setup", x, 2, default_months=12.0) == pytest.approx([12.0, 4.0])
@@ -220,7 +246,7 @@ def test_seat_margins_by_client_market_are_after_tax_and_do_not_follow_the_selle
     from model.core.params import Params
 
     p = Params()
-    revenue = np.array([[100000.0, 80000.0]])        # one segment, two client markets
+    revenue = np.array([[[100000.0, 100000.0], [80000.0, 80000.0]]])  # one segment, two client markets, two cities
     wage = np.array([30000.0, 60000.0])              # a cheap and a dear city
     m = firm_rules.seat_margins(p, revenue, wage, np.array([1.0]), np.array([10.0, 10.0]), np.zeros(2),
                                 np.array([0.25, 0.15]), np.zeros((2, 8)))
@@ -229,3 +255,19 @@ def test_seat_margins_by_client_market_are_after_tax_and_do_not_follow_the_selle
     assert m[0, 1, 0] < m[0, 0, 0]                   # inland clients paying less cut it
     pre = 1 - (30000 * p.wage_cost_multiplier + 10 * p.office_m2_per_seat * 12) / 100000 - p.other_cost_share
     assert m[0, 0, 0] == pytest.approx(pre * 0.75)
+
+
+def test_revenue_per_seat_follows_the_seller_wage_only_by_the_productivity_elasticity():
+    from model.core.environment import conditions
+    from model.core.levers import PolicySchedule
+    from model.core.params import Params
+    from model.core.world import load_world
+
+    w = load_world()
+    for eps in (0.0, 0.4):
+        p = Params(productivity_wage_elasticity=eps)
+        now = conditions(p, w, PolicySchedule(p.levers, w.index()), 2015.5)
+        ratio = now.revenue[:, :, :] / now.revenue[:, :, :1]          # against the first city
+        expected = (now.city_wage / now.city_wage[0]) ** eps
+        assert ratio == pytest.approx(np.broadcast_to(expected, ratio.shape))
+        assert (now.revenue[:, 0, :] == now.revenue[:, 1, :] / p.inland_client_price_factor).all()

@@ -247,11 +247,11 @@ CALIBRATION = '[calibration]\nscenario = "baseline.toml"\npopulation = 2\ngenera
     (b"", ["has no [calibration] table"]),
     (b"[calibration\npopulation = 2\n", ["not valid TOML"]),
     (GOOD_TARGET.encode() + CALIBRATION.encode() + b"priors = 5\n", ["calibration.priors"]),
-    (GOOD_TARGET.encode() + CALIBRATION.encode() + b'[calibration.priors]\nquit_rate = ["low", "high"]\n',
-     ["calibration.priors.quit_rate"]),
+    (GOOD_TARGET.encode() + CALIBRATION.encode() + b'[calibration.priors]\nquit_rate_later = ["low", "high"]\n',
+     ["calibration.priors.quit_rate_later"]),
     (GOOD_TARGET.replace("low = 0", 'low = "zero"').encode() + CALIBRATION.encode()
-     + b"[calibration.priors]\nquit_rate = [0.01, 0.06]\n", ["target[0] x.low", "expected a number"]),
-    (b"target = 5\n" + CALIBRATION.encode() + b"[calibration.priors]\nquit_rate = [0.01, 0.06]\n", ["[[target]]"]),
+     + b"[calibration.priors]\nquit_rate_later = [0.01, 0.06]\n", ["target[0] x.low", "expected a number"]),
+    (b"target = 5\n" + CALIBRATION.encode() + b"[calibration.priors]\nquit_rate_later = [0.01, 0.06]\n", ["[[target]]"]),
 ])
 def test_calibrate_bad_targets_file(tmp_path, content, words):
     t = tmp_path / "targets.toml"
@@ -273,7 +273,7 @@ def test_validate_binary_targets_file(tmp_path):
     (BINARY, ["not UTF-8"]),
     (b"", ["is empty"]),
     (None, ["is a folder"]),
-    (b"weight,quit_rate\n1,0.03\n0.5,abc\n", ["not a finite number"]),
+    (b"weight,quit_rate_later\n1,0.03\n0.5,abc\n", ["not a finite number"]),
 ])
 def test_forecast_bad_posterior(tmp_path, content, words):
     post = tmp_path / "post.csv"

@@ -1,7 +1,7 @@
 """The exogenous conditions of one quarter: what no agent in the model decides.
 
 City average wages and rents, SO reservation pay, revenue per seat, national SO seat demand, the
-segment mix, the Chengdu-Chongqing client share, rail travel times, graduates, demonstration-city
+segment mix, the inland client share, rail travel times, graduates, demonstration-city
 status and the policy levers in force, all as functions of the parameters and calendar time.
 """
 
@@ -31,11 +31,11 @@ class Conditions:
     national_wage: float          # CNY/year
     reservation: np.ndarray       # SO reservation pay, CNY/year
     rent: np.ndarray              # SO office rent, CNY/m2/month
-    revenue: np.ndarray           # (segments x client markets) SO revenue per seat, CNY/year (markets: coastal, inland)
+    revenue: np.ndarray           # (segments x client markets x seller cities) SO revenue per seat, CNY/year (markets: coastal, inland)
     income_tax: np.ndarray        # corporate income tax rate an SO establishment expects on profit, by city
     seat_demand: float            # SO seats demanded from the modelled cities (persons)
     segment_share: np.ndarray     # share of new demand by segment
-    cy_share: float               # share of demand whose clients sit in the inland hubs
+    inland_client_share: float    # share of demand whose clients sit in central and western cities
     travel: np.ndarray            # (cities x cities) rail minutes
     lever_intensity: np.ndarray   # (cities x levers) intensity in force
     park_plan: np.ndarray         # turnkey park seats planned to be in place (seats)
@@ -67,8 +67,10 @@ def conditions(p: Params, world: World, policy: PolicySchedule, t: float) -> Con
     rent_2015 = scaled_gap(world.rent_2015, rent_level, p.rent_gap_scale)
     # Prices are set where the work is sold: by segment and client market, not by the seller's wage.
     market = np.array([1.0, p.inland_client_price_factor])
-    revenue = p.revenue_level * world.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - REVENUE_PER_SEAT_YEAR) * market[None, :]
-    # Segment shares and the Chengdu-Chongqing client share move linearly to their last observed values.
+    price = p.revenue_level * world.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - REVENUE_PER_SEAT_YEAR) * market[None, :]
+    # ... and what a seat produces rises with the seller city's pay by productivity_wage_elasticity.
+    revenue = price[:, :, None] * ((cw / nw) ** p.productivity_wage_elasticity)[None, None, :]
+    # Segment shares move linearly to their last observed values.
     w = np.clip((t - p.start_year) / (LAST_DATA_YEAR - p.start_year), 0.0, 1.0)
     shares = (1 - w) * world.segment_share_start + w * world.segment_share_end
     return Conditions(
@@ -78,7 +80,7 @@ def conditions(p: Params, world: World, policy: PolicySchedule, t: float) -> Con
         revenue=revenue, income_tax=income_tax(p, world, t),
         seat_demand=national_so_employment(t, p.demand_growth_after_2023) * p.modelled_share,
         segment_share=shares / shares.sum(),
-        cy_share=p.inland_client_share,
+        inland_client_share=p.inland_client_share,
         travel=travel_minutes(t),
         lever_intensity=policy.intensities(t),
         park_plan=policy.built(t),

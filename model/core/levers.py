@@ -24,11 +24,13 @@ A spell is active in calendar years ``start`` to ``end`` inclusive.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from .errors import InputError, InputWarning
 from .rules import policy as pol
 from .rules.policy import QuarterEvents
 
@@ -148,3 +150,23 @@ class PolicySchedule:
             if LEVERS[s.lever].effect == "park":
                 seats[c] += s.intensity * s.built_share(year)
         return seats
+
+
+def check_overlaps(levers: dict[tuple[str, str, int], Spell]) -> None:
+    """Spells of one lever in one city may not overlap in time, except build-out levers (parks),
+    whose overlapping spells add up (a warning says so)."""
+    by_lever: dict[tuple[str, str], list[tuple[int, Spell]]] = {}
+    for (city, name, i), spell in sorted(levers.items()):
+        by_lever.setdefault((city, name), []).append((i, spell))
+    for (city, name), spells in by_lever.items():
+        for (i, a), (j, b) in ((x, y) for n, x in enumerate(spells) for y in spells[n + 1:]):
+            first, last = max(a.start, b.start), min(a.end, b.end)
+            if first > last:
+                continue
+            where = f"levers.{city}.{name}"
+            if LEVERS[name].effect == "park":
+                warnings.warn(f"{where}: spells {i} and {j} overlap in {first}-{last}; their seats add up",
+                              InputWarning, stacklevel=3)
+            else:
+                raise InputError(f"{where}: spells {i} ({a.start}-{a.end}) and {j} ({b.start}-{b.end}) overlap "
+                                 "(allowed: one spell in force at a time; only park spells may overlap and add up)")

@@ -70,7 +70,7 @@ class SOModel(mesa.Model):
         self.flows: dict[str, np.ndarray] | None = None   # None while the initial industry is set up
         self.tally = {k: np.zeros(C) for k in TALLIED}
 
-        # --- the initial state: 2005's SO industry, in the coastal cities it was in --------
+        # --- the initial state: 2005's SO industry, at its client hubs ------------------------
         self.year, self.quarter = p.start_year, 1
         self.now: Conditions = conditions(p, w, self.policy, self.t)
         self.so_wage = self.now.reservation.copy()
@@ -176,9 +176,9 @@ class SOModel(mesa.Model):
     # initialisation
     # ------------------------------------------------------------------------------
     def _initial_industry(self) -> None:
-        """The start year's SO seats (national SO employment x modelled_share), placed where the
-        establishments' own location rule holds them in steady state (FirmAgent.place_initial),
-        staffed mostly by locals; market office space around them."""
+        """The start year's SO seats (national SO employment x modelled_share), each establishment in
+        its client hub's city (FirmAgent.place_initial), staffed mostly by locals; market office
+        space around them."""
         p, rng, w = self.params, self.rng, self.world
         self.market_capacity = p.office_seats_per_1000_urban * w.urban_population / 1000.0
         self.city_state = reporting.city_state(self, None)

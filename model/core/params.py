@@ -13,10 +13,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .data import anchor_focus_city, anchor_reference_cities, load_cities
-import warnings
-
-from .errors import InputError, InputWarning
-from .levers import LEVERS, Spell
+from .errors import InputError, shown
+from .levers import LEVERS, Spell, check_overlaps
 
 @dataclass(frozen=True)
 class Params:
@@ -37,7 +35,8 @@ class Params:
 
     # --- time and scale -------------------------------------------------------
     start_year: int = 2005
-    """First simulated calendar year (year). Source: issue scope."""
+    """First simulated calendar year (year): the years before the coastal-to-inland shift of the
+    sources (Zhang and Zhang 2023: inland cities gain after about 2006)."""
     end_year: int = 2030
     """Last simulated calendar year, inclusive (year)."""
     persons_per_agent: float = 100.0
@@ -45,25 +44,32 @@ class Params:
 
     # --- demand ---------------------------------------------------------------
     modelled_share: float = 0.35
-    """Share of national SO contract execution done in the modelled cities (0-1). Prior: the
-    21 national demonstration cities held 83-91% of offshore execution 2020-22
+    """Share of national SO employment (national.csv, the seat demand) in the modelled cities
+    (0-1). Prior: the 21 national demonstration cities held 83-91% of offshore execution 2020-22
     (public_stats regional_split); our 26 cities hold 18 of them. Calibrated."""
     revenue_growth: float = 0.045
-    """Annual nominal growth of SO revenue per seat (1/year). Source: derived from MOFCOM
-    execution / employment, 2014 (82k CNY) to 2023-24 (~120k CNY): about 4.3% a year."""
+    """Annual nominal growth of SO revenue per seat (1/year). Prior [0.02, 0.08] around MOFCOM
+    execution / SO employment (national.csv), 2014 (82k CNY) to 2023 (124k CNY): 4.7% a year.
+    Calibrated."""
     revenue_level: float = 1.0
     """Multiplies every segment's revenue per seat of model/core/data/segments.csv (dimensionless):
     the level of SO prices, calibrated against MOFCOM's execution per SO worker (targets
     revenue_per_worker_*); the segments' relative prices stay as in the data file. Calibrated."""
+    productivity_wage_elasticity: float = 0.0
+    """Elasticity of a seat's revenue to its city's average wage relative to the national average
+    (dimensionless): the share of the pay gap between cities that is a productivity gap (the urban
+    wage premium: more complex work, faster handling, near clients), which earns its cost back and
+    so is no cost advantage. 0: pay gaps are pure cost gaps; 1: none is. Calibrated."""
     inland_client_price_factor: float = 1.0
-    """Price per seat paid by clients in the inland hubs (Chengdu-Chongqing) relative to coastal and
-    foreign clients, for the same segment (dimensionless). Prices are set where the work is sold,
-    not by the seller's local wage. 1: no source found gives a price difference by client market."""
+    """Price per seat paid by clients in central and western cities relative to coastal and
+    foreign clients, for the same segment (dimensionless). Prices are set where the work is sold
+    (what a seat produces may still differ by city: productivity_wage_elasticity). 1: no source
+    found gives a price difference by client market."""
     demand_growth_after_2023: float = 0.10
-    """Annual growth of national SO execution after the last observed year 2023 (1/year).
+    """Annual growth of national SO employment (seat demand) after the last observed year 2023 (1/year).
     Source: assumption, below the 2020-23 average of 17.4% (MOFCOM)."""
     inland_client_share: float = 0.1
-    """Share of SO demand whose clients sit in the inland hubs (Chengdu/Chongqing) rather than on the
+    """Share of SO demand whose clients sit in central and western cities rather than on the
     coast or abroad (0-1), constant over the run. Calibrated."""
 
     # --- firms ----------------------------------------------------------------
@@ -75,7 +81,7 @@ class Params:
     of the Wuxi source, read as the 150 groups with the most seats (groups)."""
     mean_new_firm_seats: float = 180.0
     """Mean seats of a new establishment (persons). Source: Nanchang 2010, 27,136 new jobs /
-    188 new firms = 144 (fact nc_new_jobs_2010); Neijiang 2021, ~7,000 staff / 33 firms."""
+    188 new firms = 144 (seed article 004, Nanchang 2010); Neijiang 2021, ~7,000 staff / 33 firms."""
     firm_size_sigma: float = 1.0
     """Log-normal sigma of new establishment size (dimensionless). Assumption."""
     expansion_share: float = 0.6
@@ -87,29 +93,39 @@ class Params:
     fixed since (weakly identified)."""
     expansion_fill_threshold: float = 0.8
     """Share of its seats an establishment must have staffed before it expands (0-1). Assumption."""
+    onboarding_per_quarter: float = 1.0e6
+    """Most new staff one establishment can take on in a quarter (persons/quarter): front-line SO
+    staff are hired in training classes, so a large new centre fills over several quarters.
+    Calibrated (nj_majorel_ramp)."""
     max_shrink_rate: float = 0.3
     """Largest share of one establishment's seats cut in a quarter when national demand falls short
     of seats (1/quarter). Assumption."""
     beta_margin: float = 4.959
-    """Firm location logit: weight on expected profit margin (per unit margin). Value: the
-    16-parameter ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
+    """Firm location logit: weight on expected profit margin over the planning horizon (per unit
+    margin). Calibrated."""
     beta_agglomeration: float = 1.0
-    """Firm location logit: weight on ln(1 + SO establishments in the city). Prior: location-choice
-    literature (agglomeration attracts entry). Calibrated."""
+    """Firm location logit: weight on ln(1 + SO establishments in the city) (dimensionless).
+    1: entry in proportion to the establishments there (Gibrat), the location-choice literature's
+    agglomeration pull without a size bias."""
     beta_talent: float = 1.0
     """Firm location logit: weight on ln(expected vacancy fill rate). Calibrated."""
     min_entry_fill_rate: float = 1e-3
     """Floor of the expected vacancy fill rate in the firm location logit (0-1), so that a city
     with no talent in sight gets a large penalty rather than ln(0). Assumption."""
+    talent_depth_cap: float = 1.0
+    """Expected talent per open seat above which a deeper pool brings an entrant no more in the
+    firm location logit (candidates per seat). 1: only whether the seats can be filled counts;
+    above 1, a deeper pool (choice of candidates, room to grow and replace quits) keeps counting
+    up to the cap. Calibrated."""
     entry_min_room_share: float = 0.5
     """Free office seats (market plus park) a city needs to enter a firm's location choice set, as a
     share of the establishment's size (dimensionless). Assumption."""
     beta_hub: float = 0.524
-    """Firm location logit: weight on ln(1 + rail hours to the client hub). Value: the 16-parameter
-    ABC estimate of 2026-11-26, held fixed since (weakly identified)."""
+    """Firm location logit: weight on ln(1 + rail hours to the client hub), for segments whose work
+    needs client visits (segments.csv client_contact). Calibrated."""
     default_setup_months: float = 12.0
     """Months from first contact to operation without a fast-set-up policy (months). Assumption;
-    Neijiang's task force did it in ~4.3 months (fact nj_setup_time)."""
+    Neijiang's task force did it in ~4.3 months (seed article 000: four months to sign, ten days to operate)."""
     other_cost_share: float = 0.25
     """Delivery costs other than pay and office rent (telecom, IT, management, sales), as a share of
     revenue (0-1). Source: salaries are 62.7% of Asian contact centres' operating budgets (Datacraft
@@ -122,7 +138,7 @@ class Params:
     """Office floor per seat (m2/seat). Assumption typical of call centres."""
     fitout_cny_per_seat: float = 15000.0
     """Firm's own fit-out cost per seat outside a turnkey park (CNY/seat). Assumption; the
-    Neijiang transitional park fit-out cost 6e7 CNY for ~8,000 seats (fact nj_park_fitout_spend)."""
+    Neijiang transitional park fit-out cost 6e7 CNY for ~8,000 seats (seed articles 000 and 002)."""
     amortisation_years: float = 5.0
     """Years over which one-off costs and grants are spread in firms' and workers' choices (years)."""
     exit_margin: float = -0.05
@@ -137,10 +153,11 @@ class Params:
     relocation_rate: float = 0.01
     """Quarterly chance an establishment reviews its location (1/quarter). Assumption."""
     relocation_threshold: float = 0.10
-    """Margin gain (share of revenue) needed to relocate, before grants. Assumption."""
+    """Margin gain (share of revenue) needed to relocate: the destination's entrant margin (grants and
+    fit-out included) against the current one. Assumption."""
     relocation_max_seats: float = 400.0
-    """Largest establishment that relocates whole (persons); larger ones open branches instead.
-    Assumption (the relocation in seed 000/002 is a small data-annotation firm moving from Chongqing)."""
+    """Largest establishment that relocates whole (persons); larger ones stay (their firm's growth
+    elsewhere comes as new branches, by the entry rule). Assumption (the relocation in seed 000/002 is a small data-annotation firm moving from Chongqing)."""
     branch_share: float = 0.5
     """Share of new establishments that are delivery centres of an existing firm (0-1). Assumption."""
 
@@ -167,7 +184,8 @@ class Params:
     """Scales where talent is as a location factor: firms' weight on the expected fill rate, and every
     tie that keeps job seekers near a place (distance from home, home province and city, college
     city, networks; the wider labour force entering where it lives) (1 = as estimated, 0 = talent
-    follows the jobs and firms ignore it). A what-if and knock-out control."""
+    follows the jobs and firms ignore it); it also scales graduates' weight on city size
+    (beta_city_size_graduates). A what-if and knock-out control."""
     national_policy: float = 1.0
     """Share of the national demonstration-city preferences in force: the lower income tax of
     certified service enterprises and national SO funds (1 = as legislated, 0 = none). A knock-out control."""
@@ -204,7 +222,8 @@ class Params:
     search_quarters: int = 3
     """Quarters an unmatched job seeker keeps searching before leaving the SO labour market."""
     return_home_rate: float = 0.015
-    """Quarterly chance an employed worker away from home moves back and seeks SO work there."""
+    """Quarterly chance an SO worker or job seeker away from home moves back and seeks SO work there
+    (1/quarter). Assumption."""
     return_home_job_rate_gain: float = 2.0
     """The return-home chance is ``return_home_rate`` x min(1, this x the home city's smoothed job-finding
     rate) (dimensionless; 2: the full rate once half of the seekers there find a job in a quarter).
@@ -218,7 +237,9 @@ class Params:
 
     # --- graduates and other entrants -----------------------------------------
     so_interest_share: float = 1.0
-    """Share of a city's relevant graduates who look for SO jobs at all (0-1). Calibrated."""
+    """Share of a city's graduates who weigh SO work at all (0-1). 1: every graduate of
+    cities.csv graduates_2021 weighs it against the outside option, whose utility
+    (outside_option_utility, calibrated) sets how many seek SO work."""
     graduate_local_share: float = 0.7
     """Share of a college's graduates whose home is the college city (0-1). Source: assumption;
     Huang, Xing and Cui (IZA DP 12462): graduates prefer home and their college city."""
@@ -236,8 +257,10 @@ class Params:
     """Oldest SO worker of the 2005 workforce (years); ages are uniform from ``graduate_age_min``.
     Assumption."""
     experienced_entry_rate: float = 5.0e-5
-    """Quarterly SO job seekers from the non-graduate local labour force, per resident (1/quarter).
-    Gives the older staff (park staff 42% over 26, fact nj_young_share). Calibrated."""
+    """Quarterly SO job seekers from the non-graduate local labour force, per urban resident
+    (1/quarter): SO centres sit in the urban districts and hire from them, not from a prefecture's
+    rural counties.
+    Gives the older staff (42% of Neijiang's park staff are over 26, seed article 002). Calibrated."""
     experienced_entry_job_rate_gain: float = 2.0
     """Experienced entry is ``experienced_entry_rate`` x min(1, this x the city's smoothed job-finding
     rate) (dimensionless; 2: the full rate once half of the seekers find a job in a quarter). Assumption."""
@@ -249,12 +272,13 @@ class Params:
     """Graduate logit: weight on ln(expected net income). Calibrated; the distance weight below
     is tied to it by the IZA DP 7160 ratio (10% farther needs ~15% more income)."""
     distance_income_ratio: float = 1.466
-    """Graduate logit: weight on -ln(km from home + distance_offset_km) relative to the weight on
-    ln(expected net income) (dimensionless). Source: IZA DP 7160 (rural-urban migrants in China):
-    moving 10% farther from home needs about 15% more income, ln(1.15)/ln(1.10) = 1.466."""
+    """Graduate logit: weight on -ln(1 + km from home / distance_offset_km) relative to the weight on
+    ln(expected net income) (dimensionless). Calibrated; prior 0.1-1.5, up to the IZA DP 7160 value
+    for rural-urban migrants (10% farther needs about 15% more income: ln(1.15)/ln(1.10) = 1.466),
+    which graduates, more mobile, need not reach. The default is that value."""
     distance_offset_km: float = 100.0
-    """Added to the distance from home in the graduate logit's -ln(km + offset) term (km), so the home
-    city (0 km) has a finite utility. Assumption."""
+    """Distance scale of the graduate logit's -ln(1 + km / offset) term (km): zero at home, close to
+    -ln(km) beyond a few hundred km. Assumption."""
     beta_same_province: float = 0.36
     """Graduate logit: bonus for a city in the home province. Source: Liu, Zhuo and Wang (2020): 0.34-0.38."""
     beta_home: float = 2.5
@@ -264,6 +288,10 @@ class Params:
     beta_network: float = 1.0
     """Graduate logit: weight on the share of the city's SO workers from the same province.
     Prior: migrant network share 2.7-3.7 (Liu, Zhuo and Wang 2020) scaled down for graduates."""
+    beta_city_size_graduates: float = 0.5
+    """Graduate logit: weight on ln(urban population in millions) of the city where SO work is sought:
+    the amenities and prospects that draw graduates up the urban hierarchy (MyCOS: 22-28% of
+    undergraduates work in Beijing, Shanghai, Guangzhou and Shenzhen, 2013-2017). Calibrated."""
     outside_option_utility: float = 0.0
     """Graduate logit: utility of not taking SO work, relative to ln(income) units. Calibrated."""
     housing_share_of_wage: float = 0.25
@@ -276,7 +304,7 @@ class Params:
     # --- fiscal ----------------------------------------------------------------
     tax_rate_on_output: float = 0.078
     """Taxes paid per yuan of SO revenue (share). Source: Ping An Neijiang branch 2022,
-    1.96e7 tax / 2.5e8 revenue (fact pingan_branch_2022)."""
+    1.96e7 tax / 2.5e8 revenue (Ping An's Neijiang branch in 2022, seed article 000)."""
     local_tax_share: float = 0.5
     """Share of those taxes kept by the city (share). Source: VAT 50/50 central-local split
     since 2016; corporate income tax 40% local."""
@@ -371,10 +399,10 @@ class Params:
 # Allowed ranges for every scalar field: (low, high). Inclusive.
 RANGES: dict[str, tuple[float, float]] = {
     "start_year": (2000, 2030), "end_year": (2005, 2040), "persons_per_agent": (1, 10000),
-    "modelled_share": (0.01, 1.0), "revenue_growth": (-0.2, 0.3), "inland_client_price_factor": (0.3, 1.5), "revenue_level": (0.1, 10), "wage_gap_scale": (0, 3), "rent_gap_scale": (0, 3), "national_policy": (0, 1), "talent_scale": (0, 1), "relocation_max_seats": (0, 1e6), "demand_growth_after_2023": (-0.5, 0.5),
+    "modelled_share": (0.01, 1.0), "revenue_growth": (-0.2, 0.3), "inland_client_price_factor": (0.3, 1.5), "revenue_level": (0.1, 10), "productivity_wage_elasticity": (0, 1), "wage_gap_scale": (0, 3), "rent_gap_scale": (0, 3), "national_policy": (0, 1), "talent_scale": (0, 1), "relocation_max_seats": (0, 1e6), "demand_growth_after_2023": (-0.5, 0.5),
     "inland_client_share": (0, 1), "mean_new_firm_seats": (5, 10000), "firm_of_size_staff": (0, 1e5), "top_group_count": (1, 10000),
     "firm_size_sigma": (0, 3), "expansion_share": (0, 1), "beta_margin": (0, 100),
-    "beta_agglomeration": (-5, 5), "beta_talent": (0, 10), "beta_hub": (0, 10),
+    "beta_agglomeration": (-5, 5), "onboarding_per_quarter": (1, 1e7), "beta_talent": (0, 10), "beta_hub": (0, 10),
     "default_setup_months": (0, 60), "wage_cost_multiplier": (1, 3), "other_cost_share": (0, 0.9), "office_m2_per_seat": (1, 50),
     "fitout_cny_per_seat": (0, 1e6), "amortisation_years": (0.25, 50), "exit_margin": (-1, 1),
     "exit_rate_base": (0, 1), "distress_exit_rate": (0, 1), "distress_shrink_rate": (0, 1), "relocation_rate": (0, 1), "relocation_threshold": (0, 1),
@@ -385,7 +413,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "exit_age": (20, 70), "search_quarters": (1, 40), "return_home_rate": (0, 1),
     "so_interest_share": (0, 1), "graduate_local_share": (0, 1), "experienced_entry_rate": (0, 0.01),
     "beta_income": (0, 20), "distance_income_ratio": (0, 5), "beta_same_province": (-5, 5), "beta_home": (-5, 10),
-    "beta_college": (-5, 10), "beta_network": (-10, 10), "outside_option_utility": (-50, 50),
+    "beta_college": (-5, 10), "beta_network": (-10, 10), "outside_option_utility": (-50, 50), "beta_city_size_graduates": (-5, 5),
     "housing_share_of_wage": (0, 2), "tax_rate_on_output": (0, 1), "corporate_income_tax_rate": (0, 1), "tase_income_tax_rate": (0, 1), "tase_demo_from": (2000, 2040), "tase_nationwide_from": (2000, 2040), "tase_share": (0, 1), "local_tax_share": (0, 1),
     "park_cost_per_seat": (0, 1e7), "apartment_cost_per_unit_year": (0, 1e6),
     "fast_setup_cost_per_firm": (0, 1e9), "national_training_subsidy": (0, 1e6), "national_training_from": (2000, 2040), "national_training_to": (2000, 2040), "graduate_hire_share": (0, 1),
@@ -393,7 +421,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "office_build_rate": (0, 1), "office_build_occupancy": (0, 1), "office_headroom_start": (1, 10),
     "staffed_share_start": (0, 1), "max_expansion_rate": (0, 1), "expansion_fill_threshold": (0, 1),
     "max_shrink_rate": (0, 1),
-    "min_entry_fill_rate": (1e-9, 1), "entry_min_room_share": (0, 10), "tightness_smoothing": (0.01, 1e5),
+    "min_entry_fill_rate": (1e-9, 1), "talent_depth_cap": (1, 1e4), "entry_min_room_share": (0, 10), "tightness_smoothing": (0.01, 1e5),
     "return_home_job_rate_gain": (0, 100), "initial_job_rate": (0, 1), "job_rate_memory": (0, 1),
     "hometown_province_boost": (0, 100), "graduation_quarter": (1, 4), "graduate_age_min": (15, 40),
     "graduate_age_max": (15, 40), "initial_workforce_age_max": (15, 70),
@@ -430,12 +458,6 @@ def _city_list(name: str, value: Any, cities: set[str] | None) -> tuple[str, ...
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
-
-
-def shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for error messages (a 200 kB value is not echoed)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _coerce(name: str, value: Any, cities: set[str] | None = None) -> Any:
@@ -550,29 +572,9 @@ def params_from_dict(raw: dict[str, Any], *, cities: set[str] | None = None) -> 
             values[key] = _coerce(key, value, cities)
         else:
             raise InputError(f"{key}: unknown parameter (see `outsourcing-abm params` for the list)")
-    _check_overlaps(levers)
+    check_overlaps(levers)
     p = Params(**values, levers=tuple(levers[k] for k in sorted(levers)))
     return _validated(p, cities)
-
-
-def _check_overlaps(levers: dict[tuple[str, str, int], Spell]) -> None:
-    """Spells of one lever in one city may not overlap in time, except build-out levers (parks),
-    whose overlapping spells add up (a warning says so)."""
-    by_lever: dict[tuple[str, str], list[tuple[int, Spell]]] = {}
-    for (city, name, i), spell in sorted(levers.items()):
-        by_lever.setdefault((city, name), []).append((i, spell))
-    for (city, name), spells in by_lever.items():
-        for (i, a), (j, b) in ((x, y) for n, x in enumerate(spells) for y in spells[n + 1:]):
-            first, last = max(a.start, b.start), min(a.end, b.end)
-            if first > last:
-                continue
-            where = f"levers.{city}.{name}"
-            if LEVERS[name].effect == "park":
-                warnings.warn(f"{where}: spells {i} and {j} overlap in {first}-{last}; their seats add up",
-                              InputWarning, stacklevel=3)
-            else:
-                raise InputError(f"{where}: spells {i} ({a.start}-{a.end}) and {j} ({b.start}-{b.end}) overlap "
-                                 "(allowed: one spell in force at a time; only park spells may overlap and add up)")
 
 
 def field_docs() -> dict[str, str]:

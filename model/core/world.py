@@ -29,8 +29,8 @@ class World:
     rent_2015: np.ndarray           # prime office rent, CNY/m2/month
     wage_points: np.ndarray         # (cities x data.WAGE_YEARS) average wage observations, CNY/year
     demo_year: np.ndarray           # year a national SO demonstration city (NaN: never)
-    hub_weight: np.ndarray          # weight as a client hub (0: not a hub)
-    inland_hub: np.ndarray          # client hubs outside the coast (the Chengdu-Chongqing market)
+    hub_weight: np.ndarray          # weight as a client hub: urban payroll (CNY/year)
+    inland_hub: np.ndarray          # client hubs in central and western cities (the inland client market)
     hub_market: np.ndarray          # client market of each city as a hub: 0 coastal and foreign, 1 inland
     segment_names: tuple[str, ...]
     segment_share_start: np.ndarray  # SO demand share of each segment at start
@@ -51,7 +51,9 @@ class World:
 def load_world() -> World:
     cities = load_cities()
     codes, province = np.unique(cities["province"].to_numpy(), return_inverse=True)
-    hub_weight = cities["hub_weight"].fillna(0).to_numpy(float)
+    # Clients are the firms of every city: a city's weight as a client hub is its urban payroll
+    # (urban residents x average wage, both sourced columns), not a judgemental list of hubs.
+    hub_weight = (cities["urban_population_2020"] * cities["wage_2005"]).to_numpy(float)
     region = cities["region"].to_numpy()
     segs = load_segments()
     world = World(
@@ -65,7 +67,7 @@ def load_world() -> World:
         rent_2015=cities["office_rent_2015"].to_numpy(float),
         wage_points=cities[WAGE_COLUMNS].to_numpy(float),
         demo_year=cities["demo_city_year"].to_numpy(float),
-        hub_weight=hub_weight, inland_hub=(inland := (hub_weight > 0) & (region != "coastal")),
+        hub_weight=hub_weight, inland_hub=(inland := region != "coastal"),
         hub_market=inland.astype(np.int64),
         segment_names=tuple(segs["segment"]),
         segment_share_start=segs["demand_share_2005"].to_numpy(float),

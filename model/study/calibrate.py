@@ -253,13 +253,17 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
               generations: int | None = None, seeds: int | None = None,
               write: Path | None = None, posterior_copy: Path | None = None,
               priors: dict[str, list[float]] | None = None,
-              targets: list[Target] | None = None, command: str | None = None) -> dict[str, Any]:
+              targets: list[Target] | None = None, command: str | None = None,
+              rescore: bool = True) -> dict[str, Any]:
     """Run (or continue) ABC-SMC; write the outputs into ``out`` (and the point estimate also to
     ``write``, the final population also to ``posterior_copy``, where given); return the summary
     (also calibration.json). ``client``: a Dask client to simulate on, or None to simulate in
-    this process."""
+    this process. ``rescore=False``: the point estimate is the posterior median, not rescored
+    (for a backtest, which uses only the posterior)."""
     s = setup(targets_path, overrides=overrides, population=population, generations=generations, seeds=seeds,
               priors=priors, targets=targets)
+    if not rescore:
+        s.settings = {**s.settings, "rescore_particles": 0}
     check_out(out, s, resume)
     folder = RunFolder(out)
     folder.start(s.identity())

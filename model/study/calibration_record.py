@@ -95,6 +95,10 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
     replace_section(doc, "## Calibration", body)
 
 
+#: A posterior interval narrower than this share of its prior range counts as identified.
+NARROW_SHARE = 0.6
+
+
 def calibration_section(path: Path | None, convergence_png: str = "img/calibration_convergence.png") -> list[str]:
     """Markdown lines of the validation report on how the calibrated scenario was estimated."""
     try:
@@ -117,11 +121,21 @@ def calibration_section(path: Path | None, convergence_png: str = "img/calibrati
     lines += ["", f"Point estimate (what `calibrated.toml` holds): {describe_point_estimate(point)}"
               + " Parameters not listed keep their defaults in `model/core/params.py` (their docstrings say why)."]
     median = c.get("posterior_median", c["estimate"])
-    lines += ["", "| parameter | prior | estimate | weighted posterior median | 90% posterior interval |",
-              "|---|---|---|---|---|"]
+    widths = {k: (c["interval_90"][k][1] - c["interval_90"][k][0]) / (c["priors"][k][1] - c["priors"][k][0])
+              for k in c["estimate"]}
+    narrow = sum(w < NARROW_SHARE for w in widths.values())
+    verdict = ("but the population is degenerate, so a narrow interval here is the weight of one particle, "
+               "not evidence that the targets identify the parameter" if is_degenerate(c) else
+               "the others are weakly identified by the targets, and results that depend on them carry that "
+               "uncertainty (the forecast and the backtest draw from the whole posterior)")
+    lines += ["", f"{narrow} of {len(widths)} free parameters have a 90% posterior interval narrower than "
+              f"{NARROW_SHARE:.0%} of their prior range (*width* below: interval over prior range); {verdict}.",
+              "", "| parameter | prior | estimate | weighted posterior median | 90% posterior interval | width |",
+              "|---|---|---|---|---|---|"]
     for k, v in c["estimate"].items():
         lo, hi = c["interval_90"][k]
         plo, phi = c["priors"][k]
-        lines.append(f"| `{k}` | {plo:g} to {phi:g} | {v:.4g} | {median[k]:.4g} | {lo:.4g} to {hi:.4g} |")
+        lines.append(f"| `{k}` | {plo:g} to {phi:g} | {v:.4g} | {median[k]:.4g} | {lo:.4g} to {hi:.4g} | "
+                     f"{widths[k]:.0%} |")
     lines += ["", f"![calibration convergence]({convergence_png})"]
     return lines

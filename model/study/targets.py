@@ -46,6 +46,7 @@ class Target:
     by: float = 0.0          # threshold for first_year_share_rise
     weight: float = 1.0      # weight in the calibration distance (0: validation only)
     gap: str = ""            # what is known about why the model may miss it (shown when it fails)
+    point: float = math.nan  # the observed number as the source states it, where it is one (backtest scoring)
 
     @property
     def centre(self) -> float:
@@ -111,6 +112,8 @@ def _targets(raw: dict[str, Any], path: Path) -> list[Target]:
             raise InputError(f"{where}.transform: {shorten(repr(t.transform))} is not one of {', '.join(TRANSFORMS)}")
         if not t.low <= t.high:
             raise InputError(f"{where}.low: {t.low} is above high {t.high}")
+        if math.isfinite(t.point) and not t.low <= t.point <= t.high:
+            raise InputError(f"{where}.point: {t.point} is outside the band {t.low} to {t.high}")
         if t.year > LAST_TARGET_YEAR or t.base_year > LAST_TARGET_YEAR:
             raise InputError(f"{where}.year: {t.year} is after {LAST_TARGET_YEAR} (later data are held out)")
         out.append(t)
@@ -138,6 +141,10 @@ def _region_employment(ry: pd.DataFrame, region: str, year: int) -> float:
 def _share(ry: pd.DataFrame, region: str, year: int) -> float:
     total = _region_employment(ry, "coastal", year) + _region_employment(ry, "inland", year)
     return _region_employment(ry, region, year) / total if total > 0 else math.nan
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b and math.isfinite(b) else math.nan
 
 
 def value(t: Target, cy: pd.DataFrame, ry: pd.DataFrame) -> float:
@@ -178,9 +185,9 @@ def value(t: Target, cy: pd.DataFrame, ry: pd.DataFrame) -> float:
             total = sub["employment"].sum()
             return float(sub.loc[sub["city"].isin(t.cities), "employment"].sum() / total) if total > 0 else math.nan
         if t.transform == "growth_ratio":
-            g = _region_employment(ry, t.region, t.year) / _region_employment(ry, t.region, t.base_year)
-            g0 = _region_employment(ry, t.other, t.year) / _region_employment(ry, t.other, t.base_year)
-            return g / g0
+            g = _ratio(_region_employment(ry, t.region, t.year), _region_employment(ry, t.region, t.base_year))
+            g0 = _ratio(_region_employment(ry, t.other, t.year), _region_employment(ry, t.other, t.base_year))
+            return _ratio(g, g0)
         if t.transform == "first_year_share_rise":
             start = _share(ry, t.region, t.base_year)
             for y in sorted(set(ry["year"])):

@@ -111,9 +111,15 @@ def _header(prov: dict[str, Any], *, command: str, scenario: Path, root: Path | 
 
 def write_report(summary: pd.DataFrame, doc: Path, *, header: str, figures: list[str],
                  calibration: Path | None) -> None:
-    n_pass, n = int(summary["pass"].sum()), len(summary)
+    fitted = summary[summary["weight"] > 0]
+    n_pass, n, checks = int(fitted["pass"].sum()), len(fitted), len(summary) - len(fitted)
     lines = [
-        f"{n_pass} of {n} targets pass",
+        f"{n_pass} of {n} fitted targets pass",
+        "",
+        f"({checks} checks set by inputs, weight 0, are reported below but not counted.)",
+        "",
+        "This is in-sample (the calibration saw these targets); out-of-sample skill, calibrated on "
+        "facts up to a cutoff year and scored on the later ones, is in [backtest.md](backtest.md).",
         "",
         "# Validation of the calibrated model",
         "",

@@ -53,11 +53,13 @@ def regional_shift(cy: pd.DataFrame, targets: list[Target], path: Path) -> None:
 
 
 def _wage_reference(targets: list[Target], focus: str, references: tuple[str, ...]) -> tuple[list[str], list[Target]]:
-    """The cities the focus city's SO pay is compared with: the ``other`` city of its pay-ratio
-    targets if it has any (the source's comparison), else its reference cities."""
+    """The cities the focus city's SO pay is compared with: those of its first pay-ratio target
+    if it has one (the source's comparison: its ``cities``, or its ``other`` city), else its
+    reference cities."""
     ratio = [t for t in targets if t.city == focus and t.transform == "ratio_to_city" and t.column == "mean_wage_cny"]
-    others = list(dict.fromkeys(t.other for t in ratio)) or list(references)
-    return others[:1] if ratio else others, ratio
+    if not ratio:
+        return list(references), ratio
+    return list(ratio[0].cities) or [ratio[0].other], ratio
 
 
 def focus_city(cy: pd.DataFrame, targets: list[Target], focus: str, references: tuple[str, ...], path: Path) -> None:

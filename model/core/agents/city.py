@@ -12,7 +12,8 @@ import numpy as np
 from mesa.discrete_space import FixedAgent
 
 from ..clock import STEPS_PER_YEAR
-from ..rules import labour_market
+from ..rules import firm as firm_rules
+from ..rules import labour_market, office
 from .worker import EMPLOYED, SEEKING, WorkerAgent
 
 
@@ -59,7 +60,7 @@ class CityAgent(FixedAgent):
         """The private market builds office space where SO occupancy is above office_build_occupancy."""
         p = model.params
         occupied = model.seats_by_city() / np.maximum(model.market_capacity + model.park_seats, 1.0)
-        model.market_capacity *= 1.0 + p.office_build_rate * (occupied > p.office_build_occupancy)
+        model.market_capacity = office.office_market(model.market_capacity, occupied, p)
 
     @staticmethod
     def clear_labour_markets(model) -> None:
@@ -68,8 +69,8 @@ class CityAgent(FixedAgent):
         p, wt, ft, rng, C = model.params, model.workers_table, model.firms_table, model.rng, model.n_cities
         frows = ft.rows()
         op = frows[ft.operating[frows]]
-        vac = np.maximum(ft.slots[op] - ft.employees[op], 0)
-        slot_firm = np.repeat(op, vac)
+        onboarding = firm_rules.fixed_slots(np.full(len(op), p.onboarding_per_quarter), model.scale, ft.round_offset[op])
+        slot_firm = np.repeat(op, labour_market.open_slots(ft.slots[op], ft.employees[op], onboarding))
         slot_city = ft.city[slot_firm].astype(np.int64)
         wrows = wt.rows()
         seekers = wrows[wt.state[wrows] == SEEKING]
@@ -116,7 +117,7 @@ class CityAgent(FixedAgent):
         rows = ft.rows()
         op = rows[ft.operating[rows]]
         market = model.world.hub_market[ft.hub[op]]
-        revenue = ft.employees[op] * model.scale * model.now.revenue[ft.segment[op], market] / STEPS_PER_YEAR
+        revenue = ft.employees[op] * model.scale * model.now.revenue[ft.segment[op], market, ft.city[op]] / STEPS_PER_YEAR
         output = np.bincount(ft.city[op], weights=revenue, minlength=model.n_cities)
         model.flows["output_cny"] += output
         model.ledger.book_tax(output, p.tax_rate_on_output, p.local_tax_share)

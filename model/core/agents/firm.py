@@ -101,7 +101,7 @@ class FirmAgent(RowAgent):
         return rules.entry_utility(
             model.params, margins, np.bincount(ft.city[rows], minlength=model.n_cities), seats,
             model.market_capacity + model.park_seats - seats, model.city_state["employment"],
-            model.city_state["seekers"], now.graduates_now, w.population, now.travel,
+            model.city_state["seekers"], now.graduates_now, w.urban_population, now.travel,
             w.hub_weight, w.hub_market, w.client_contact, now.lever_intensity, size)
 
     @staticmethod
@@ -125,7 +125,7 @@ class FirmAgent(RowAgent):
         client share, else a coastal hub, each by its hub weight."""
         w = model.world
         return model.rng.choice(model.n_cities, size=n, p=rules.hub_probabilities(w.hub_weight, w.inland_hub,
-                                                                                   model.now.cy_share))
+                                                                                   model.now.inland_client_share))
 
     @classmethod
     def open(cls, model, city, segment, hub, seats, *, operating: bool, parent=None) -> np.ndarray:

@@ -104,7 +104,7 @@ class WorkerAgent(RowAgent):
         outside = rules.outside_income(model.now.reservation, p.housing_share_of_wage, model.now.city_wage,
                                        p.net_income_floor_share)
         return rules.search_choice_probabilities(cls.expected_net_income(model), outside, w.distance_km,
-                                                 w.same_province, w.province, network, p)
+                                                 w.same_province, w.province, network, w.urban_population, p)
 
     # ------------------------------------------------------------------------------
     # the quarter's phases
@@ -124,7 +124,7 @@ class WorkerAgent(RowAgent):
 
     @staticmethod
     def return_home(model) -> None:
-        """Employed workers away from home go back to seek SO work there, more often where jobs are found."""
+        """Workers and seekers away from home go back to seek SO work there, more often where jobs are found."""
         p, wt, ft = model.params, model.workers_table, model.firms_table
         rows = wt.rows()
         away = rows[(wt.home[rows] != wt.city[rows])]
@@ -169,7 +169,7 @@ class WorkerAgent(RowAgent):
     def experienced_entrants(cls, model) -> None:
         """Locals from the wider labour force (returning migrants, career changers) seek SO work,
         more where jobs are found."""
-        p, rng, pop = model.params, model.rng, model.world.population
+        p, rng, pop = model.params, model.rng, model.world.urban_population
         vacancies = np.maximum(model.city_state["seats"] - model.city_state["employment"], 0.0)
         persons = (p.experienced_entry_rate * pop.sum() * rules.entrant_cities(pop, vacancies, p.talent_scale)
                    * rules.prospects(model.job_rate, p.experienced_entry_job_rate_gain))

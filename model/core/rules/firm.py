@@ -22,12 +22,12 @@ def profit_margin(revenue_per_seat: np.ndarray, wage: np.ndarray, pay_multiplier
 def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np.ndarray,
                           hub_hours: np.ndarray, client_contact: np.ndarray, room: np.ndarray, *,
                           beta_margin: float, beta_agglomeration: float, beta_talent: float,
-                          beta_hub: float, min_fill_rate: float) -> np.ndarray:
+                          beta_hub: float, min_fill_rate: float, max_fill_rate: float = 1.0) -> np.ndarray:
     """Deterministic utility of opening an establishment in each city.
 
     margin: expected profit margin over the planning horizon (share; set-up months without revenue
     already taken off: see horizon_margin); n_firms: SO establishments already there;
-    fill_rate: expected share of vacancies filled, bounded to [min_fill_rate, 1];
+    fill_rate: expected talent per open seat, bounded to [min_fill_rate, max_fill_rate];
     hub_hours: rail hours to the client hub, weighed by the segment's ``client_contact`` (0 for work
     done remotely, 1 for work that needs visits to the client);
     room: False where no office space is free (utility -inf). With beta_agglomeration = 1 an
@@ -35,7 +35,7 @@ def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np
     other term equal across cities the industry keeps its geography as it grows (Gibrat)."""
     u = (beta_margin * margin
          + beta_agglomeration * np.log1p(n_firms)
-         + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, 1.0))
+         + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, max_fill_rate))
          - beta_hub * client_contact * np.log1p(hub_hours))
     return np.where(room, u, -np.inf)
 
@@ -110,14 +110,14 @@ def seat_margins(p, revenue: np.ndarray, so_wage: np.ndarray, pay_multiplier: np
     entrant's own fit-out cost, spread over amortisation_years."""
     n = len(so_wage)
     rent_year = rent * p.office_m2_per_seat * MONTHS_PER_YEAR
-    hires = expected_hires_per_seat_year(p)
-    national = national_training * hires * p.graduate_hire_share
+    graduate_hires = expected_hires_per_seat_year(p) * p.graduate_hire_share
+    national = national_training * graduate_hires
     subsidy = national + effect_total("firm_cost", lever_intensity, n, rent_per_seat_year=rent_year,
-                                      hires_per_seat_year=hires, national_fund_per_seat=national)
+                                      graduate_hires_per_seat_year=graduate_hires, national_fund_per_seat=national)
     if park_free is not None:
         fitout = np.where(park_free > p.mean_new_firm_seats, 0.0, p.fitout_cny_per_seat)
         subsidy = subsidy + (effect_total("entrant_grant", lever_intensity, n) - fitout) / p.amortisation_years
-    pre_tax = profit_margin(revenue[:, :, None], so_wage[None, None, :], pay_multiplier[:, None, None],
+    pre_tax = profit_margin(revenue, so_wage[None, None, :], pay_multiplier[:, None, None],
                             p.wage_cost_multiplier, rent_year[None, None, :], subsidy[None, None, :]) - p.other_cost_share
     return pre_tax - np.maximum(pre_tax, 0.0) * income_tax[None, None, :]
 
@@ -134,7 +134,7 @@ def setup_months(p, lever_intensity: np.ndarray) -> np.ndarray:
 
 
 def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray, free_space: np.ndarray,
-                  employment: np.ndarray, seekers: np.ndarray, graduates_now: np.ndarray, population: np.ndarray,
+                  employment: np.ndarray, seekers: np.ndarray, graduates_now: np.ndarray, urban_population: np.ndarray,
                   travel: np.ndarray, hub_weight: np.ndarray, hub_market: np.ndarray, client_contact: np.ndarray,
                   lever_intensity: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
     """(segments x hubs x cities) location utility of a new establishment of ``size`` seats, and
@@ -143,7 +143,7 @@ def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray
     city; talent is the year's interested graduates, current seekers and experienced entrants."""
     room = free_space >= p.entry_min_room_share * size
     vacancies = np.maximum(seats - employment, 0.0)
-    talent = (p.so_interest_share * graduates_now + seekers + p.experienced_entry_rate * population * STEPS_PER_YEAR)
+    talent = (p.so_interest_share * graduates_now + seekers + p.experienced_entry_rate * urban_population * STEPS_PER_YEAR)
     hubs = np.flatnonzero(hub_weight > 0)
     margin = horizon_margin(margins[:, hub_market[hubs], :], setup_months(p, lever_intensity)[None, None, :],
                             p.amortisation_years)
@@ -151,7 +151,8 @@ def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray
         margin, n_firms[None, None, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
         (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], client_contact[:, None, None], room[None, None, :],
         beta_margin=p.beta_margin, beta_agglomeration=p.beta_agglomeration,
-        beta_talent=p.talent_scale * p.beta_talent, beta_hub=p.beta_hub, min_fill_rate=p.min_entry_fill_rate)
+        beta_talent=p.talent_scale * p.beta_talent, beta_hub=p.beta_hub, min_fill_rate=p.min_entry_fill_rate,
+        max_fill_rate=p.talent_depth_cap)
     return u, hubs
 
 

@@ -27,6 +27,12 @@ def match_within_cities(seeker_city: np.ndarray, slot_city: np.ndarray, n_cities
     return first_n(s_order, seeker_city, s_counts), first_n(v_order, slot_city, v_counts)
 
 
+def open_slots(slots: np.ndarray, employees: np.ndarray, onboarding: np.ndarray) -> np.ndarray:
+    """Vacancy slots each establishment fills this quarter: its unfilled slots, at most
+    ``onboarding`` (what its training classes can take in a quarter)."""
+    return np.minimum(np.maximum(slots - employees, 0), onboarding)
+
+
 def reservation_wage(city_wage: np.ndarray, national_wage: float, level: float,
                      elasticity: float) -> np.ndarray:
     """Pay (CNY/year) at which young graduates take SO front-line work in each city when the

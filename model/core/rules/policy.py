@@ -3,7 +3,7 @@
 
 Effect rules take the lever's intensity by city ``x`` and the inputs of their channel (keywords):
 
-* firm cost:   (x, rent_per_seat_year, hires_per_seat_year, national_fund_per_seat) -> CNY off a seat's yearly cost
+* firm cost:   (x, rent_per_seat_year, graduate_hires_per_seat_year, national_fund_per_seat) -> CNY off a seat's yearly cost
 * entrant:     (x) -> CNY per seat paid once to an establishment opening or relocating in
 * set-up:      (x, default_months) -> months from first contact to operation
 * worker:      (x, job_prob, amortisation_years) -> CNY a year added to a seeker's expected income
@@ -40,8 +40,9 @@ def rent_waived(x, *, rent_per_seat_year, **_):
     return rent_per_seat_year * x
 
 
-def training_paid(x, *, hires_per_seat_year, **_):
-    return x * hires_per_seat_year
+def training_paid(x, *, graduate_hires_per_seat_year, **_):
+    # paid on graduates' first SO jobs only (cost_per_graduate_first_hire), so expected per graduate hire
+    return x * graduate_hires_per_seat_year
 
 
 def funds_matched(x, *, national_fund_per_seat, **_):

@@ -11,16 +11,19 @@ from .choice import logit_probabilities, sample_choices
 
 
 def graduate_utility(net_income: np.ndarray, distance_km: np.ndarray, same_province: np.ndarray,
-                     is_home: np.ndarray, is_college: np.ndarray, network_share: np.ndarray, *,
+                     is_home: np.ndarray, is_college: np.ndarray, network_share: np.ndarray,
+                     city_size: np.ndarray | float = 1.0, *,
                      beta_income: float, beta_distance: float, beta_same_province: float,
                      beta_home: float, beta_college: float, beta_network: float,
-                     distance_offset_km: float) -> np.ndarray:
+                     distance_offset_km: float, beta_city: float = 0.0) -> np.ndarray:
     """Deterministic utility of seeking SO work in each city for a graduate type (home, college).
 
     net_income: expected pay x job chance + subsidies - housing (CNY/year, > 0);
     distance_km from home (the term is zero at home: -beta_distance x ln(1 + km / distance_offset_km));
-    network_share: share of the city's SO workers from the same province."""
+    network_share: share of the city's SO workers from the same province; city_size: urban
+    population in millions (the amenities and prospects of a large city, weight beta_city)."""
     return (beta_income * np.log(net_income)
+            + beta_city * np.log(city_size)
             - beta_distance * np.log1p(distance_km / distance_offset_km)
             + beta_same_province * same_province
             + beta_home * is_home
@@ -60,7 +63,8 @@ def network_share(home_province: np.ndarray, city: np.ndarray, n_provinces: int,
 
 
 def search_choice_probabilities(net: np.ndarray, net_outside: np.ndarray, distance_km: np.ndarray,
-                                same_province: np.ndarray, province: np.ndarray, network: np.ndarray, p) -> np.ndarray:
+                                same_province: np.ndarray, province: np.ndarray, network: np.ndarray,
+                                urban_population: np.ndarray, p) -> np.ndarray:
     """(home x college x (cities + 1)) probabilities of where a graduate seeks SO work; the last
     option is not seeking SO work at all (its utility: ln(outside income) in the college city plus
     ``outside_option_utility``). ``p``: the Params; its ``talent_scale`` scales every tie to a place
@@ -74,9 +78,11 @@ def search_choice_probabilities(net: np.ndarray, net_outside: np.ndarray, distan
     u = graduate_utility(
         net[None, None, :], distance_km[home, city], same_province[home, city],
         (home == city).astype(float), (college == city).astype(float), network[province[home], city],
+        (urban_population / 1e6)[None, None, :],
         beta_income=p.beta_income, beta_distance=ties * p.distance_income_ratio * p.beta_income,
         beta_same_province=ties * p.beta_same_province, beta_home=ties * p.beta_home,
-        beta_college=ties * p.beta_college, beta_network=ties * p.beta_network, distance_offset_km=p.distance_offset_km)
+        beta_college=ties * p.beta_college, beta_network=ties * p.beta_network, distance_offset_km=p.distance_offset_km,
+        beta_city=ties * p.beta_city_size_graduates)
     outside = p.beta_income * np.log(net_outside)[None, :, None] + p.outside_option_utility
     u = np.concatenate([u, np.broadcast_to(outside, (C, C, 1))], axis=2)
     return logit_probabilities(u, axis=2)
@@ -130,8 +136,8 @@ def expected_net_income(p, so_wage: np.ndarray, job_rate: np.ndarray, city_wage:
 
 
 def entrant_cities(population: np.ndarray, vacancies: np.ndarray, talent_scale: float) -> np.ndarray:
-    """Where the wider labour force's SO entrants come from, as shares by city: by population (they
-    are locals) at talent_scale 1, by open vacancies (they follow the jobs) at 0."""
+    """Where the wider labour force's SO entrants come from, as shares by city: by urban population
+    (they are locals) at talent_scale 1, by open vacancies (they follow the jobs) at 0."""
     pop = population / population.sum()
     vac = vacancies / vacancies.sum() if vacancies.sum() > 0 else pop
     return talent_scale * pop + (1.0 - talent_scale) * vac
