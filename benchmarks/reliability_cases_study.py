@@ -1,5 +1,5 @@
 """The study commands' rows of the reliability table (docs/reliability.md): sweeps, sensitivity,
-the policy report, calibration, validation and forecast. ``benchmarks/reliability.py`` runs each
+the policy report, calibration, validation, forecast and backtest. ``benchmarks/reliability.py`` runs each
 case's command in a fresh temporary folder after its ``setup`` (see there for the keys)."""
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def study_cases() -> list[dict[str, Any]]:
              argv=["calibrate", "--targets", "t.toml", "--out", "c", *QUICK], expect_exit=2),
         dict(id="calibrate-targets-bad-priors", item="13.12", what="calibrate --targets with priors that are text",
              setup=write("t.toml", '[calibration]\nscenario = "x.toml"\npopulation = 2\ngenerations = 1\nseeds = 1\n'
-                                   '[calibration.priors]\nquit_rate = ["low", "high"]\n'),
+                                   '[calibration.priors]\nquit_rate_later = ["low", "high"]\n'),
              argv=["calibrate", "--targets", "t.toml", "--out", "c", *QUICK], expect_exit=2),
         dict(id="validate-targets-binary", item="13.12", what="validate --targets of a binary file",
              setup=write("t.toml", BINARY), argv=["validate", "--targets", "t.toml", "--out", "v", *QUICK], expect_exit=2),
@@ -222,6 +222,14 @@ def study_cases() -> list[dict[str, Any]]:
         dict(id="sweep-sigterm-start-up", item="13.14", what="SIGTERM 2 s into a sweep (while its cluster starts)",
              setup=write("tiny.toml", _design()), argv=["sweep", "tiny.toml", "--out", "sw", "--workers", "2", "--quiet"],
              expect_exit=130, signal_after=2.0),
+        dict(id="backtest-cutoff-no-later", item="", what="backtest --cutoff 2023 (no target dated after it)",
+             setup=None, argv=["backtest", "--cutoff", "2023", "--out", "b", *QUICK], expect_exit=2),
+        dict(id="backtest-cutoff-no-earlier", item="", what="backtest --cutoff 2005 (no fitted target dated at or before it)",
+             setup=None, argv=["backtest", "--cutoff", "2005", "--out", "b", *QUICK], expect_exit=2),
+        dict(id="backtest-cutoff-range", item="", what="backtest --cutoff 1999", setup=None,
+             argv=["backtest", "--cutoff", "1999", "--out", "b", *QUICK], expect_exit=2),
+        dict(id="backtest-draws-zero", item="", what="backtest --draws 0", setup=None,
+             argv=["backtest", "--draws", "0", "--out", "b", *QUICK], expect_exit=2),
         unit("unit-sweep-umask", "13.14", "sweep folders and files follow the umask (002 and 022)",
              "test_sweep_folders_and_files_follow_the_umask"),
         unit("unit-sweep-enospc", "13.6", "a full disk while a run file is written (injected ENOSPC)",

@@ -1,8 +1,8 @@
-"""Estimation commands: ``calibrate``, ``validate``, ``forecast``.
+"""Estimation commands: ``calibrate``, ``validate``, ``forecast``, ``backtest``.
 
 Each writes into a folder of its own (by default a new ``results/<command>-<date-time>/``, never
 an existing one) and replaces the committed results in ``experiments/``, ``docs/`` or
-``results/forecast/`` only when asked with ``--publish``, file by file and atomically.
+``results/forecast/`` or ``results/backtest/`` only when asked with ``--publish``, file by file and atomically.
 """
 
 from __future__ import annotations
@@ -84,7 +84,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     with dask_client(args) as client:
         s = validate(p, Path(args.targets), client=client, out=out, command=command_line(), progress=not args.quiet,
                      resume=args.resume, calibration=paths.experiment_file("calibration_record"), root=paths.CHECKOUT)
-    print(f"{int(s['pass'].sum())} of {len(s)} targets pass; wrote {out}/validation.md")
+    fitted = s[s["weight"] > 0]
+    print(f"{int(fitted['pass'].sum())} of {len(fitted)} fitted targets pass; wrote {out}/validation.md")
     for _, r in s[~s["pass"]].iterrows():
         print(f"  FAIL {r['id']}: {failure_reason(r)}")
     if doc is not None:
@@ -122,6 +123,44 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         publish(out, dest)
         print(f"published {dest}/")
     return 0
+
+
+@guarded
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from ..study.backtest import DEFAULT_CUTOFFS, backtest, publish, split
+    from ..study.calibrate import setup
+    from ..study.targets import load_targets
+
+    at_least_one(args, "population", "generations", "seeds", "draws", "seeds-per-draw", "workers")
+    if args.root_seed < 0:
+        raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
+    targets_path = Path(args.targets)
+    targets = load_targets(targets_path)
+    cutoffs = tuple(dict.fromkeys(args.cutoff or DEFAULT_CUTOFFS))
+    for c in cutoffs:
+        if not 2005 <= c <= 2023:
+            raise InputError(f"--cutoff: expected a year from 2005 to 2023, got {c}")
+        split(targets, c)
+    setup(targets_path, overrides=args.overrides)  # a bad scenario or override fails before any cluster starts
+    out = _out(args, "backtest")
+    if not args.resume and out.exists() and any(out.iterdir()):
+        raise InputError(f"--out: {out} is not empty; give a new folder, or --resume to continue a backtest there")
+    doc = _publish_target(args, paths.doc_file("backtest"))
+    with dask_client(args) as client:
+        results = backtest(targets_path, out, cutoffs=cutoffs, client=client, population=args.population,
+                           generations=args.generations, seeds=args.seeds, draws=args.draws,
+                           seeds_per_draw=args.seeds_per_draw, root_seed=args.root_seed, overrides=args.overrides,
+                           command=command_line(), progress=not args.quiet, resume=args.resume, root=paths.CHECKOUT)
+    for r in results:
+        s = r.scores
+        print(f"cutoff {r.split.cutoff}: {int(s['inside_90'].sum())} of {len(s)} held-out targets inside the 90% band, "
+              f"{int(s['inside_50'].sum())} inside the 50% band")
+    print(f"wrote {out}/ (backtest.csv, backtest.md, img/, run.json, calibration-*/, runs-*/)")
+    if doc is not None:
+        publish(out, doc=doc, results_dest=paths.published_backtest_dir())
+        print(f"published {doc} (figures in {doc.parent / 'img'}/) and {paths.published_backtest_dir()}/")
+    return 0
+
 
 
 def _common(p: argparse.ArgumentParser, seeds: int, kind: str) -> None:
@@ -174,3 +213,23 @@ def register(sub) -> None:
                    help="published plans by city (default experiments/plans.toml)")
     p.add_argument("--publish", action="store_true", help="replace the committed results/forecast/ files (atomically)")
     p.set_defaults(func=cmd_forecast)
+
+    p = sub.add_parser("backtest", help="calibrate on facts up to a cutoff year, predict the later ones, score coverage",
+                       description="Temporal backtest into a new results folder: for every --cutoff, a reduced ABC-SMC "
+                                   "calibration on the targets dated at or before it, posterior draws x seeds run "
+                                   "forward, every later target scored against the predictive bands; --publish "
+                                   "replaces docs/backtest.md and results/backtest/.")
+    p.add_argument("--cutoff", type=int, action="append", metavar="YEAR",
+                   help="last year the calibration may see (repeatable; default 2019 and 2015)")
+    p.add_argument("--targets", default=str(paths.targets_file()), metavar="FILE", help="targets and calibration set-up")
+    p.add_argument("--population", type=int, default=80, metavar="N", help="particles per generation (default 80)")
+    p.add_argument("--generations", type=int, default=4, metavar="N", help="generations after the prior (default 4)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N", help="runs per particle (default 1)")
+    p.add_argument("--draws", type=int, default=40, metavar="N", help="posterior draws run forward (default 40)")
+    p.add_argument("--seeds-per-draw", type=int, default=3, metavar="N", help="seeds per draw (default 3)")
+    p.add_argument("--root-seed", type=int, default=20190101, metavar="N", help="every seed derives from this one")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: a new results/backtest-<date-time>/)")
+    p.add_argument("--publish", action="store_true",
+                   help="replace docs/backtest.md, docs/img/backtest*.png and results/backtest/ (atomically)")
+    add_cluster_arguments(p, resume="continue an interrupted backtest in --out")
+    p.set_defaults(func=cmd_backtest)

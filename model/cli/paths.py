@@ -45,7 +45,7 @@ EXPERIMENT_FILES = {"plans": "plans.toml", "policy_design": "policy_levers.toml"
                     "posterior": "posterior.csv", "calibration_record": "calibration.json"}
 #: Committed files of docs/ by role that `--publish` replaces.
 DOC_FILES = {"validation": "validation.md", "policy": "policy_levers.md", "performance": "performance.md",
-             "convergence": "img/calibration_convergence.png"}
+             "convergence": "img/calibration_convergence.png", "backtest": "backtest.md"}
 
 
 def experiment_file(role: str) -> Path:
@@ -62,6 +62,11 @@ def doc_file(role: str) -> Path | None:
 def published_forecast_dir() -> Path | None:
     """The committed forecast (results/forecast of the checkout)."""
     return CHECKOUT / "results" / "forecast" if CHECKOUT is not None else None
+
+
+def published_backtest_dir() -> Path | None:
+    """The committed backtest table and records (results/backtest of the checkout)."""
+    return CHECKOUT / "results" / "backtest" if CHECKOUT is not None else None
 
 
 def sweep_dir(name: str) -> Path:
