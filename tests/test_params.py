@@ -134,3 +134,28 @@ def test_overlapping_spells_are_refused_except_parks_which_add_up_with_a_warning
         p = params_from_dict({"levers": {"Neijiang": {"park_capacity": [spell(2019, 2022, 100), spell(2021, 2024, 50)]}}})
     assert len(p.spells("Neijiang", "park_capacity")) == 2
     params_from_dict({"levers": {"Neijiang": {"rent_relief": [spell(2019, 2020, 0.7), spell(2021, 2028, 0.5)]}}})
+
+
+def test_a_park_spell_pays_its_own_unit_cost():
+    # Two park spells in one city: the first at its own unit cost, the second at the default.
+    from model.core.levers import PolicySchedule
+
+    spells = {"park_capacity": [{"start": 2019, "end": 2019, "intensity": 1000, "unit_cost": 7792},
+                                {"start": 2023, "end": 2023, "intensity": 2000}]}
+    p = params_from_dict({"park_cost_per_seat": 66700, "levers": {"Neijiang": spells}})
+    assert [s.unit_cost for s in p.spells("Neijiang", "park_capacity")] == [7792.0, None]
+    assert params_from_dict(p.to_dict()) == p  # the unit cost survives a round trip
+    schedule = PolicySchedule(p.levers, {"Neijiang": 0})
+    assert schedule.built_cost(2020, p.park_cost_per_seat)[0] == pytest.approx(1000 * 7792)
+    assert schedule.built_cost(2024, p.park_cost_per_seat)[0] == pytest.approx(1000 * 7792 + 2000 * 66700)
+
+
+@pytest.mark.parametrize("lever, spec, words", [
+    ("rent_relief", {"start": 2019, "end": 2020, "intensity": 0.5, "unit_cost": 10}, "rent_relief.unit_cost: unknown key"),
+    ("park_capacity", {"start": 2019, "end": 2020, "intensity": 10, "unit_cost": -1}, "unit_cost: expected CNY per seat from 0 to 1e7"),
+    ("park_capacity", {"start": 2019, "end": 2020, "intensity": 10, "unit_cost": "cheap"}, "unit_cost: expected CNY per seat"),
+    ("park_capacity", {"start": 2019, "end": 2020, "intensity": 10, "unit_cost": float("nan")}, "unit_cost: expected CNY per seat"),
+])
+def test_a_bad_unit_cost_is_refused(lever, spec, words):
+    with pytest.raises(InputError, match=words):
+        params_from_dict({"levers": {"Neijiang": {lever: spec}}})

@@ -194,7 +194,7 @@ def test_lever_channels_combine_and_costs_follow_events():
     assert effect_total("setup", x, 2, default_months=12.0) == pytest.approx([12.0, 4.0])
     ev = QuarterEvents(hires=np.array([10.0, 0.0]), graduate_first_hires=np.zeros(2), arrival_seats=np.array([0.0, 100.0]),
                        arrivals=np.array([0.0, 2.0]), operating_seats=np.array([300.0, 0.0]),
-                       rent_per_seat_quarter=np.array([50.0, 50.0]), park_seats_added=np.zeros(2),
+                       rent_per_seat_quarter=np.array([50.0, 50.0]), park_build_cost=np.zeros(2),
                        national_funds=np.array([1e6, 0.0]))
 
     class P:

@@ -39,6 +39,7 @@ class Conditions:
     travel: np.ndarray            # (cities x cities) rail minutes
     lever_intensity: np.ndarray   # (cities x levers) intensity in force
     park_plan: np.ndarray         # turnkey park seats planned to be in place (seats)
+    park_plan_cost: np.ndarray    # public cost of those seats (CNY)
     is_demo_city: np.ndarray      # national SO demonstration city by now
     national_training: np.ndarray  # national training support per graduate first hire by city, CNY
     graduates_now: np.ndarray     # graduates of the year (persons)
@@ -83,7 +84,7 @@ def conditions(p: Params, world: World, policy: PolicySchedule, t: float) -> Con
         inland_client_share=p.inland_client_share,
         travel=travel_minutes(t),
         lever_intensity=policy.intensities(t),
-        park_plan=policy.built(t),
+        park_plan=policy.built(t), park_plan_cost=policy.built_cost(t, p.park_cost_per_seat),
         is_demo_city=(demo := np.nan_to_num(world.demo_year, nan=np.inf) <= t),
         national_training=demo * (p.national_training_from <= t < p.national_training_to + 1)
         * p.national_training_subsidy * p.national_policy,

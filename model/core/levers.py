@@ -117,6 +117,10 @@ class Spell:
     start: int
     end: int
     intensity: float
+    unit_cost: float | None = None
+    """Public cost per unit of intensity of this spell (CNY/seat for parks); None: the lever's
+    default (park_cost_per_seat). A park converted from existing buildings costs less a seat than
+    one built new."""
 
     def active(self, year: float) -> bool:
         return self.start <= year < self.end + 1
@@ -150,6 +154,15 @@ class PolicySchedule:
             if LEVERS[s.lever].effect == "park":
                 seats[c] += s.intensity * s.built_share(year)
         return seats
+
+    def built_cost(self, year: float, default_unit_cost: float) -> np.ndarray:
+        """Public cost of the park seats of ``built`` (CNY), each spell at its own unit cost."""
+        cost = np.zeros(self.n_cities)
+        for c, k, s in self.spells:
+            if LEVERS[s.lever].effect == "park":
+                unit = default_unit_cost if s.unit_cost is None else s.unit_cost
+                cost[c] += s.intensity * s.built_share(year) * unit
+        return cost
 
 
 def check_overlaps(levers: dict[tuple[str, str, int], Spell]) -> None:

@@ -28,7 +28,7 @@ from .table import Table
 from .world import load_world
 
 #: Events of a quarter that lever costs are paid on, summed as they happen (see QuarterEvents).
-TALLIED = ("hires", "graduate_first_hires", "arrival_seats", "arrivals", "park_seats_added")
+TALLIED = ("hires", "graduate_first_hires", "arrival_seats", "arrivals", "park_build_cost")
 
 
 class SOModel(mesa.Model):
@@ -63,6 +63,7 @@ class SOModel(mesa.Model):
         self.policy = PolicySchedule(p.levers, self.city_index)
         self.ledger = FiscalLedger(C)
         self.park_seats = np.zeros(C)
+        self.park_cost_built = np.zeros(C)  # CNY spent on park seats so far
         self.firms_table = Table(FIRM_COLUMNS, capacity=4096)
         self.workers_table = Table(WORKER_COLUMNS, capacity=65536)
         self.next_parent = 0

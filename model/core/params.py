@@ -382,6 +382,8 @@ class Params:
         lev: dict[str, dict[str, dict[str, Any]]] = {}
         for lv in self.levers:
             spec = {"start": lv.start, "end": lv.end, "intensity": lv.intensity}
+            if lv.unit_cost is not None:
+                spec["unit_cost"] = lv.unit_cost
             by_city = lev.setdefault(lv.city, {})
             if lv.lever in by_city:
                 prev = by_city[lv.lever]
@@ -499,9 +501,9 @@ def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Spell:
         raise InputError(f"{where}: unknown lever (allowed: {', '.join(LEVERS)})")
     if not isinstance(spec, dict):
         raise InputError(f"{where}: expected a table (or array of tables) with start, end, intensity")
-    unknown = set(spec) - {"start", "end", "intensity"}
-    if unknown:
-        raise InputError(f"{where}.{sorted(unknown)[0]}: unknown key (allowed: start, end, intensity)")
+    keys = {"start", "end", "intensity"} | ({"unit_cost"} if LEVERS[name].effect == "park" else set())
+    if unknown := set(spec) - keys:
+        raise InputError(f"{where}.{sorted(unknown)[0]}: unknown key (allowed: {', '.join(sorted(keys))})")
     for k in ("start", "end", "intensity"):
         if k not in spec:
             raise InputError(f"{where}.{k}: missing (every lever needs start, end, intensity)")
@@ -529,7 +531,12 @@ def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Spell:
         raise InputError(f"{where}.intensity: expected a number ({unit}), got {shown(v)}") from None
     if not math.isfinite(iv) or not lo <= iv <= hi:
         raise InputError(f"{where}.intensity: {shown(v)} is out of range (allowed {_fmt(lo)} to {_fmt(hi)}: {unit})")
-    return Spell(city, name, years["start"], years["end"], iv)
+    unit_cost = spec.get("unit_cost")
+    if unit_cost is not None:
+        if isinstance(unit_cost, bool) or not isinstance(unit_cost, (int, float)) or not 0 <= unit_cost <= 1e7:
+            raise InputError(f"{where}.unit_cost: expected CNY per seat from 0 to 1e7, got {shown(unit_cost)}")
+        unit_cost = float(unit_cost)
+    return Spell(city, name, years["start"], years["end"], iv, unit_cost)
 
 
 def _validated(p: Params, cities: set[str] | None = None) -> Params:

@@ -52,7 +52,8 @@ class CityAgent(FixedAgent):
     def build_parks(model) -> None:
         """Bring turnkey park seats up to this quarter's plan (the ledger books their cost)."""
         added = np.maximum(model.now.park_plan - model.park_seats, 0.0)
-        model.tally["park_seats_added"] += added
+        model.tally["park_build_cost"] += np.maximum(model.now.park_plan_cost - model.park_cost_built, 0.0)
+        model.park_cost_built = np.maximum(model.park_cost_built, model.now.park_plan_cost)
         model.park_seats = np.where(added > 0, model.now.park_plan, model.park_seats)
 
     @staticmethod

@@ -31,7 +31,7 @@ class QuarterEvents:
     arrivals: np.ndarray              # establishments opening or relocating in
     operating_seats: np.ndarray       # seats of operating establishments
     rent_per_seat_quarter: np.ndarray  # SO office rent of one seat for a quarter (CNY)
-    park_seats_added: np.ndarray      # turnkey park seats built this quarter
+    park_build_cost: np.ndarray       # public cost of the turnkey park seats built this quarter (CNY)
     national_funds: np.ndarray        # national SO funds received this quarter (CNY)
 
 
@@ -91,7 +91,7 @@ def cost_apartments(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
 
 
 def cost_park_build(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
-    return ev.park_seats_added * p.park_cost_per_seat
+    return ev.park_build_cost  # each spell at its unit cost (PolicySchedule.built_cost)
 
 
 def cost_task_force(ev: QuarterEvents, x: np.ndarray, p) -> np.ndarray:
