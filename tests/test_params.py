@@ -159,3 +159,8 @@ def test_a_park_spell_pays_its_own_unit_cost():
 def test_a_bad_unit_cost_is_refused(lever, spec, words):
     with pytest.raises(InputError, match=words):
         params_from_dict({"levers": {"Neijiang": {lever: spec}}})
+
+
+def test_a_unit_cost_can_be_set_from_the_command_line():
+    p = load_scenario(experiments_dir() / "baseline.toml", ["levers.Neijiang.park_capacity.0.unit_cost=5000"])
+    assert p.spells("Neijiang", "park_capacity")[0].unit_cost == 5000.0

@@ -18,11 +18,8 @@ from .levers import LEVERS, Spell, check_overlaps
 
 @dataclass(frozen=True)
 class Params:
-    """All model parameters. Defaults are the calibrated point estimates' starting values.
-
-    Units are given in each field's comment; "source" names where the value comes
-    from (a fact id in shared/facts, a public statistic, or "assumption").
-    """
+    """All model parameters (built-in defaults; scenarios override them). Each field's docstring gives
+    its unit and its source: a seed fact, a public statistic, "assumption" or "calibrated"."""
 
     # --- focus ----------------------------------------------------------------
     focus_city: str = field(default_factory=anchor_focus_city)
@@ -532,10 +529,14 @@ def _lever(city: str, name: str, spec: Any, cities: set[str] | None) -> Spell:
     if not math.isfinite(iv) or not lo <= iv <= hi:
         raise InputError(f"{where}.intensity: {shown(v)} is out of range (allowed {_fmt(lo)} to {_fmt(hi)}: {unit})")
     unit_cost = spec.get("unit_cost")
-    if unit_cost is not None:
-        if isinstance(unit_cost, bool) or not isinstance(unit_cost, (int, float)) or not 0 <= unit_cost <= 1e7:
+    if unit_cost is not None:  # from TOML a number, from --set a string
+        try:
+            uc = float("nan") if isinstance(unit_cost, bool) else float(unit_cost)
+        except (TypeError, ValueError, OverflowError):
+            uc = float("nan")
+        if not 0 <= uc <= 1e7:
             raise InputError(f"{where}.unit_cost: expected CNY per seat from 0 to 1e7, got {shown(unit_cost)}")
-        unit_cost = float(unit_cost)
+        unit_cost = uc
     return Spell(city, name, years["start"], years["end"], iv, unit_cost)
 
 

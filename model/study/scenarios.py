@@ -90,7 +90,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         key, value = (s.strip() for s in item.split("=", 1))
         parts = key.split(".")
         if parts[0] == "levers":
-            form = "levers.<City>.<lever>[.<spell number>].<start|end|intensity>"
+            form = "levers.<City>.<lever>[.<spell number>].<start|end|intensity|unit_cost>"
             if len(parts) not in (4, 5):
                 raise InputError(f"--set {shorten(key)}: lever keys look like {form}")
             city, lever, attr = parts[1], parts[2], parts[-1]
