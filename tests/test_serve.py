@@ -259,6 +259,11 @@ def test_allow_privileged_port_starts_the_server():
 # --------------------------------------------------------------------------------------------
 # The reliability table's serve cases (benchmarks/reliability_cases_app.py) hold
 # --------------------------------------------------------------------------------------------
+# Cases where two fields could be blamed: the error names the one at fault.
+FIELD_AT_FAULT = {"serve-host-not-this-machine": "--host", "serve-host-unknown": "--host",
+                  "serve-port-in-use": "--port"}
+
+
 def test_reliability_cases_of_serve(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from reliability_cases_app import app_cases, run_case
@@ -273,4 +278,6 @@ def test_reliability_cases_of_serve(tmp_path):
         lines = [ln for ln in err.strip().splitlines() if ln.strip()]
         if code != case["expect_exit"] or len(lines) != 1 or "Traceback" in err:
             failures.append(f"{case['id']}: exit {code}, stderr {err.strip()[:300]!r}")
+        elif case["id"] in FIELD_AT_FAULT and f"error: {FIELD_AT_FAULT[case['id']]}:" not in lines[0]:
+            failures.append(f"{case['id']}: does not name {FIELD_AT_FAULT[case['id']]}: {lines[0]!r}")
     assert not failures, "\n".join(failures)

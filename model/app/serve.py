@@ -17,6 +17,7 @@ fonts), and Solara's telemetry and version check are switched off.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -93,7 +94,9 @@ def check_listen(host: str, port: int, *, allow_privileged_port: bool = False) -
         try:
             probe.bind(addr)
         except OSError as e:
-            raise InputError(f"--port: cannot listen on {host}:{port} ({e.strerror})") from None
+            # An address this machine does not have is the host's fault, not the port's.
+            field = "--host" if e.errno == errno.EADDRNOTAVAIL else "--port"
+            raise InputError(f"{field}: cannot listen on {host}:{port} ({e.strerror})") from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
