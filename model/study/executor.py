@@ -175,7 +175,10 @@ def _connect(scheduler: str | None, workers: int, timeout: float, worker_memory:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    memory_limit=worker_memory or default_worker_memory(workers),
                                    dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                                   silence_logs=logging.ERROR)
+                                   # a run's failure reaches the user through the manifest and the
+                                   # summary line; worker logs would only add shutdown races
+                                   # (heartbeats to a scheduler that closed first) as tracebacks
+                                   silence_logs=logging.CRITICAL)
         client = Client(cluster, set_as_default=False)
     try:
         check_workers(client, scheduler or "the local cluster", "--scheduler" if scheduler else "--workers")
