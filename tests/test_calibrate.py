@@ -260,6 +260,7 @@ def check_recovery(summary: dict) -> None:
     assert hi - lo < 0.6 * (PRIORS["modelled_share"][1] - PRIORS["modelled_share"][0])
 
 
+@pytest.mark.slow  # about 2-4 min on CI's 2 cores; the Dask test below keeps calibrate itself in CI
 def test_calibration_recovers_known_parameters_reduced(tmp_path):
     # In-process sampling: the same root seed gives the same posterior, so this cannot flake.
     s = recover(tmp_path, population=20, generations=2, seeds=2, workers=None)
