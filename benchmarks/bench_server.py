@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import CHROMIUM_ARGS, find_chromium  # noqa: E402
 from model.files import replace_section  # noqa: E402
-from model.app.serve import free_port, start_background, wait_until_up  # noqa: E402
+from model.app.serve import free_port, start_background, stop_background, wait_until_up  # noqa: E402
 
 FIGURES = ("oabm-map", "oabm-chart-regions", "oabm-chart-focus", "oabm-chart-wage-ratio", "oabm-chart-fiscal")
 SECTION = "## Visual server"
@@ -156,11 +156,7 @@ def memory_run(browser, n: int, log) -> dict:
             out[f"closed{r}"] = rss()
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_background(proc)
 
 
 def write_section(text: str) -> Path:
@@ -292,11 +288,7 @@ a module-level list even after that, so each session added about 21 MB for good 
             print(f"wrote {write_section(text)}")
         return 0 if ok else 1
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_background(proc)
 
 
 if __name__ == "__main__":

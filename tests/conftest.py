@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,7 +37,7 @@ def chromium_path() -> str:
 def running_server(scenario: str | Path, *extra: str, log_name: str = "server.log", host: str = "127.0.0.1"):
     """`outsourcing-abm serve SCENARIO --port <free> *extra` from the repository root; yields
     (url, process). Stopped with SIGTERM (then SIGKILL) afterwards."""
-    from model.app.serve import free_port, start_background, wait_until_up
+    from model.app.serve import free_port, start_background, stop_background, wait_until_up
 
     BROWSER_ARTIFACTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -54,13 +52,7 @@ def running_server(scenario: str | Path, *extra: str, log_name: str = "server.lo
                 pytest.fail(f"{e}\n--- server log ---\n{log_path.read_text()}")
             yield url, proc
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_background(proc)
 
 
 @pytest.fixture(scope="session")

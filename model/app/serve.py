@@ -109,10 +109,21 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start_background(scenario: str | None, host: str, port: int, *, log=None, cwd=None,
                      extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start ``outsourcing-abm serve`` without waiting for it (for tests and benchmarks); stop it
-    with ``proc.terminate()``. Output goes to ``log`` (a file object) when given."""
+    with ``stop_background``. Output goes to ``log`` (a file object) when given."""
     argv = [sys.executable, "-m", "model", "serve", *([scenario] if scenario else []),
             "--host", host, "--port", str(port), *extra]
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT if log is not None else None)
+
+
+def stop_background(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Stop a server from ``start_background``: SIGTERM, and SIGKILL if it is still up after ``timeout`` s."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_until_up(url: str, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> float:
