@@ -149,20 +149,18 @@ class PolicySchedule:
 
     def built(self, year: float) -> np.ndarray:
         """Turnkey park seats built by ``year`` in each city (every spell adds its share)."""
-        seats = np.zeros(self.n_cities)
-        for c, k, s in self.spells:
-            if LEVERS[s.lever].effect == "park":
-                seats[c] += s.intensity * s.built_share(year)
-        return seats
+        return self._parks_built(year, lambda s: 1.0)
 
     def built_cost(self, year: float, default_unit_cost: float) -> np.ndarray:
         """Public cost of the park seats of ``built`` (CNY), each spell at its own unit cost."""
-        cost = np.zeros(self.n_cities)
+        return self._parks_built(year, lambda s: default_unit_cost if s.unit_cost is None else s.unit_cost)
+
+    def _parks_built(self, year: float, weight: Callable[[Spell], float]) -> np.ndarray:
+        out = np.zeros(self.n_cities)
         for c, k, s in self.spells:
             if LEVERS[s.lever].effect == "park":
-                unit = default_unit_cost if s.unit_cost is None else s.unit_cost
-                cost[c] += s.intensity * s.built_share(year) * unit
-        return cost
+                out[c] += s.intensity * s.built_share(year) * weight(s)
+        return out
 
 
 def check_overlaps(levers: dict[tuple[str, str, int], Spell]) -> None:
