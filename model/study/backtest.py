@@ -32,7 +32,7 @@ from .forecast import posterior_draws
 from .manifest import Job
 from .seeds import seeds_from
 from .targets import Target, evaluate, load_targets
-from .validate import identity
+from .validate import fmt_value, identity
 from .validation_figures import make_figures
 
 DEFAULT_CUTOFFS = (2019, 2015)
@@ -152,13 +152,6 @@ def run_cutoff(targets_path: Path, out: Path, cutoff: int, *, client: Any, popul
     return CutoffResult(sp, score(sp.held_out, per_run, cutoff), cal, cy, seed_list)
 
 
-def _fmt(x: float) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    a = abs(x)
-    return f"{x:.3g}" if a < 1e4 else f"{x:,.0f}" if a < 1e7 else f"{x:.3g}"
-
-
 def _coverage_lines(s: pd.DataFrame) -> list[str]:
     m = len(s)
     out = []
@@ -208,13 +201,13 @@ def write_report(results: list[CutoffResult], doc: Path, *, header: str, figures
                   "| target | year | city | observed | p05 | p25 | p50 | p75 | p95 | in 50% | in 90% |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for _, x in s.iterrows():
-            lines.append(f"| `{x['target']}` | {x['year']} | {x['city']} | {_fmt(x['observed'])} | {_fmt(x['p05'])} | "
-                         f"{_fmt(x['p25'])} | {_fmt(x['p50'])} | {_fmt(x['p75'])} | {_fmt(x['p95'])} | "
+            lines.append(f"| `{x['target']}` | {x['year']} | {x['city']} | {fmt_value(x['observed'])} | {fmt_value(x['p05'])} | "
+                         f"{fmt_value(x['p25'])} | {fmt_value(x['p50'])} | {fmt_value(x['p75'])} | {fmt_value(x['p95'])} | "
                          f"{'yes' if x['inside_50'] else 'no'} | {'yes' if x['inside_90'] else 'no'} |")
         missed = s[~s["inside_90"]]
         lines += ["", "Outside the 90% band, with what the targets file knows about why:", ""]
-        lines += [f"- `{x['target']}` ({x['what']}): observed {_fmt(x['observed'])}, predicted median "
-                  f"{_fmt(x['p50'])} (90%: {_fmt(x['p05'])} to {_fmt(x['p95'])}), "
+        lines += [f"- `{x['target']}` ({x['what']}): observed {fmt_value(x['observed'])}, predicted median "
+                  f"{fmt_value(x['p50'])} (90%: {fmt_value(x['p05'])} to {fmt_value(x['p95'])}), "
                   f"{'above' if x['observed'] > x['p95'] else 'below'} the band."
                   + (f" {x['gap']}" if x["gap"] else "") for _, x in missed.iterrows()] or ["None."]
         lines += [""] + [f"![{f}]({IMG}/{f})" for f in figures.get(r.split.cutoff, [])] + [""]

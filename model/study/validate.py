@@ -76,7 +76,9 @@ def failure_reason(row: pd.Series) -> str:
     return f"median {side} the band ({row['in_band_share']:.0%} of runs inside)"
 
 
-def _fmt(x: float) -> str:
+def fmt_value(x: float) -> str:
+    """A number for a report table: 3 significant digits below 10 and from a million, one decimal
+    from 10, whole with thousands separators from 100; n/a when missing."""
     if x is None or not np.isfinite(x):
         return "n/a"
     a = abs(x)
@@ -136,8 +138,8 @@ def write_report(summary: pd.DataFrame, doc: Path, *, header: str, figures: list
     ]
     for _, r in summary.iterrows():
         result = "pass" if r["pass"] else "**FAIL**"
-        lines.append(f"| `{r['id']}` | {r['what']} | {r['year']} | {r['observed']} | {_fmt(r['low'])} to "
-                     f"{_fmt(r['high'])} | {_fmt(r['median'])} | {_fmt(r['p05'])} to {_fmt(r['p95'])} | "
+        lines.append(f"| `{r['id']}` | {r['what']} | {r['year']} | {r['observed']} | {fmt_value(r['low'])} to "
+                     f"{fmt_value(r['high'])} | {fmt_value(r['median'])} | {fmt_value(r['p05'])} to {fmt_value(r['p95'])} | "
                      f"{r['in_band_share']:.0%} | {r['weight']:g} | {result} |")
     failed = summary[~summary["pass"]]
     lines += ["", "## Failures", ""]
