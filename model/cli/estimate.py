@@ -32,10 +32,14 @@ def _publish_target(args: argparse.Namespace, target: Path | None) -> Path | Non
     return target
 
 
-def _scenario(args: argparse.Namespace) -> Path:
-    """The scenario of a validate/forecast command line, after checking its counts and root seed."""
+def _check_root_seed(args: argparse.Namespace) -> None:
     if args.root_seed < 0:
         raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
+
+
+def _scenario(args: argparse.Namespace) -> Path:
+    """The scenario of a validate/forecast command line, after checking its counts and root seed."""
+    _check_root_seed(args)
     at_least_one(args, "seeds", "workers")
     return paths.resolve_scenario(args.scenario)
 
@@ -132,8 +136,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from ..study.targets import load_targets
 
     at_least_one(args, "population", "generations", "seeds", "draws", "seeds-per-draw", "workers")
-    if args.root_seed < 0:
-        raise InputError(f"--root-seed: expected a whole number of at least 0, got {args.root_seed}")
+    _check_root_seed(args)
     targets_path = Path(args.targets)
     targets = load_targets(targets_path)
     cutoffs = tuple(dict.fromkeys(args.cutoff or DEFAULT_CUTOFFS))
@@ -160,7 +163,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         publish(out, doc=doc, results_dest=paths.published_backtest_dir())
         print(f"published {doc} (figures in {doc.parent / 'img'}/) and {paths.published_backtest_dir()}/")
     return 0
-
 
 
 def _common(p: argparse.ArgumentParser, seeds: int, kind: str) -> None:
