@@ -257,7 +257,7 @@ def test_seat_margins_by_client_market_are_after_tax_and_do_not_follow_the_selle
     assert m[0, 0, 0] == pytest.approx(pre * 0.75)
 
 
-def test_revenue_per_seat_follows_the_seller_wage_only_by_the_productivity_elasticity():
+def test_revenue_per_seat_recovers_the_productivity_share_of_the_so_pay_gap_only():
     from model.core.environment import conditions
     from model.core.levers import PolicySchedule
     from model.core.params import Params
@@ -268,6 +268,10 @@ def test_revenue_per_seat_follows_the_seller_wage_only_by_the_productivity_elast
         p = Params(productivity_wage_elasticity=eps)
         now = conditions(p, w, PolicySchedule(p.levers, w.index()), 2015.5)
         ratio = now.revenue[:, :, :] / now.revenue[:, :, :1]          # against the first city
-        expected = (now.city_wage / now.city_wage[0]) ** eps
+        expected = (now.reservation / now.reservation[0]) ** eps
         assert ratio == pytest.approx(np.broadcast_to(expected, ratio.shape))
+        # what is not productivity is a cost advantage: the low-pay city's labour cost share is lower
+        share = now.reservation[None, None, :] / now.revenue
+        low = int(np.argmin(now.reservation))
+        assert eps == 0.0 or (share[..., low] < share[..., 0]).all()
         assert (now.revenue[:, 0, :] == now.revenue[:, 1, :] / p.inland_client_price_factor).all()

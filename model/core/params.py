@@ -53,10 +53,12 @@ class Params:
     the level of SO prices, calibrated against MOFCOM's execution per SO worker (targets
     revenue_per_worker_*); the segments' relative prices stay as in the data file. Calibrated."""
     productivity_wage_elasticity: float = 0.0
-    """Elasticity of a seat's revenue to its city's average wage relative to the national average
-    (dimensionless): the share of the pay gap between cities that is a productivity gap (the urban
-    wage premium: more complex work, faster handling, near clients), which earns its cost back and
-    so is no cost advantage. 0: pay gaps are pure cost gaps; 1: none is. Calibrated."""
+    """Share of a city's SO pay gap (its SO reservation pay against the national level, in logs)
+    that is a productivity gap and so comes back as revenue per seat (dimensionless, 0-1): a seat's
+    revenue scales with (city wage / national wage)^(this x so_wage_city_elasticity). 0: pay gaps
+    are pure cost gaps, as the sources' case for Neijiang (the same work at 70-80% of Chengdu pay)
+    says; 1: a low-pay city earns exactly its pay gap less, and the gap is no cost advantage.
+    Prior [0, 0.5]: assumption, that at most half of the gap is productivity. Calibrated."""
     inland_client_price_factor: float = 1.0
     """Price per seat paid by clients in central and western cities relative to coastal and
     foreign clients, for the same segment (dimensionless). Prices are set where the work is sold
