@@ -202,7 +202,9 @@ class Params:
     wage_tightness_elasticity: float = 0.1
     """Elasticity of the SO wage to labour-market tightness (vacancies / seekers). Calibrated."""
     wage_adjustment_speed: float = 0.25
-    """Share of the gap to the target SO wage closed each quarter (1/quarter). Calibrated."""
+    """Share of the gap to the target SO wage closed each quarter (1/quarter). Assumption, not
+    calibrated: pay is reviewed about once a year, so about a quarter of the gap closes each quarter
+    (half of it in 2.4 quarters); no source found."""
     max_tightness: float = 4.0
     """Cap on tightness used in wage setting (dimensionless), to avoid runaway wages in empty markets."""
     tightness_smoothing: float = 1.0
