@@ -53,12 +53,10 @@ class Params:
     the level of SO prices, calibrated against MOFCOM's execution per SO worker (targets
     revenue_per_worker_*); the segments' relative prices stay as in the data file. Calibrated."""
     productivity_wage_elasticity: float = 0.0
-    """Share of a city's SO pay gap (its SO reservation pay against the national level, in logs)
-    that is a productivity gap and so comes back as revenue per seat (dimensionless, 0-1): a seat's
-    revenue scales with (city wage / national wage)^(this x so_wage_city_elasticity). 0: pay gaps
-    are pure cost gaps, as the sources' case for Neijiang (the same work at 70-80% of Chengdu pay)
-    says; 1: a low-pay city earns exactly its pay gap less, and the gap is no cost advantage.
-    Prior [0, 0.5]: assumption, that at most half of the gap is productivity. Calibrated."""
+    """Share of a city's SO pay gap (in logs, against the national level) that is a productivity gap
+    and comes back as revenue per seat (0-1): revenue scales with (city wage / national)^(this x
+    so_wage_city_elasticity). 0: pure cost gaps, the sources' case for Neijiang (the same work at
+    70-80% of Chengdu pay); 1: no cost advantage. Prior [0, 0.5], an assumption. Calibrated."""
     inland_client_price_factor: float = 1.0
     """Price per seat paid by clients in central and western cities relative to coastal and
     foreign clients, for the same segment (dimensionless). Prices are set where the work is sold
@@ -202,9 +200,8 @@ class Params:
     wage_tightness_elasticity: float = 0.1
     """Elasticity of the SO wage to labour-market tightness (vacancies / seekers). Calibrated."""
     wage_adjustment_speed: float = 0.25
-    """Share of the gap to the target SO wage closed each quarter (1/quarter). Assumption, not
-    calibrated: pay is reviewed about once a year, so about a quarter of the gap closes each quarter
-    (half of it in 2.4 quarters); no source found."""
+    """Share of the gap to the target SO wage closed each quarter (1/quarter). Assumption (no source
+    found, not calibrated): pay reviewed about once a year closes about a quarter of the gap a quarter."""
     max_tightness: float = 4.0
     """Cap on tightness used in wage setting (dimensionless), to avoid runaway wages in empty markets."""
     tightness_smoothing: float = 1.0
