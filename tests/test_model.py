@@ -159,7 +159,7 @@ def test_the_shift_starts_after_2006_once_the_wage_lead_has_grown(baseline_runs)
         ry = r.region_year.pivot(index="year", columns="region", values="employment_share")
         assert ry.loc[2006, "coastal"] > ry.loc[2005, "coastal"] - 0.02
         # ... and after coastal wages have run further ahead of inland ones than in 2005 (by a tenth
-        # or more; the model calibrated before 2026-12-01 turned in 2006-07, when the lead had grown 15-20%).
+        # or more; the calibration of a014e39 turned in 2006-07, when the lead had grown 15-20%).
         # The turn: first year from which the coastal share stays 5 points below its 2005 level
         # (a sustained fall, not an early dip of a small industry).
         later_max = ry["coastal"][::-1].cummax()[::-1]
@@ -199,14 +199,14 @@ def test_the_transitional_park_costs_what_the_source_spent(baseline_runs):
 
 @pytest.mark.xfail(strict=True, reason="known failure of the calibrated model: endogenous entrants reach Neijiang "
                    "before the known 2008 entrant (first operating year median 2006 over 20 seeds, docs/validation.md "
-                   "nj_first_firm), and in some seeds the 2008 entrant hires nobody and closes within the year")
+                   "nj_first_firm)")
 def test_neijiangs_first_firm_operates_from_2008_as_the_source_says(baseline_runs):
     # the source: one firm in 2008, none before; the known entry opens in 2008 and must operate that year
     assert all(r.metrics["focus_first_firm_year"] == 2008 for r in baseline_runs)
 
 
-@pytest.mark.xfail(strict=True, reason="known failure of the calibrated model: Neijiang pays 0.82 of Chengdu and "
-                   "Chongqing (target nj_wage_ratio fails in docs/validation.md)")
+@pytest.mark.xfail(strict=True, reason="known failure of the calibrated model: Neijiang pays 0.81 of Chengdu and "
+                   "Chongqing (median of 20 seeds; target nj_wage_ratio fails in docs/validation.md)")
 def test_neijiang_pay_is_70_to_80_percent_of_chengdu_and_chongqing_around_2021(baseline_runs):
     # "Around 2021": each run's mean ratio over 2020-2022, which steadies a three-seed test; the
     # single-year 2021 ratio over 20 seeds is target nj_wage_ratio in docs/validation.md.

@@ -264,14 +264,17 @@ def test_revenue_per_seat_recovers_the_productivity_share_of_the_so_pay_gap_only
     from model.core.world import load_world
 
     w = load_world()
-    for eps in (0.0, 0.4):
-        p = Params(productivity_wage_elasticity=eps)
+    # (0.9, 0.5): a share of the pay gap above the pay elasticity, where revenue following the city
+    # wage itself (the old rule) would make low-pay cities' labour share the higher one
+    for eps, sigma in ((0.0, 0.6), (0.4, 0.6), (0.9, 0.5)):
+        p = Params(productivity_wage_elasticity=eps, so_wage_city_elasticity=sigma, inland_client_price_factor=0.8)
         now = conditions(p, w, PolicySchedule(p.levers, w.index()), 2015.5)
         ratio = now.revenue[:, :, :] / now.revenue[:, :, :1]          # against the first city
         expected = (now.reservation / now.reservation[0]) ** eps
         assert ratio == pytest.approx(np.broadcast_to(expected, ratio.shape))
         # what is not productivity is a cost advantage: the low-pay city's labour cost share is lower
         share = now.reservation[None, None, :] / now.revenue
-        low = int(np.argmin(now.reservation))
-        assert eps == 0.0 or (share[..., low] < share[..., 0]).all()
-        assert (now.revenue[:, 0, :] == now.revenue[:, 1, :] / p.inland_client_price_factor).all()
+        low, high = int(np.argmin(now.reservation)), int(np.argmax(now.reservation))
+        assert low != high
+        assert eps == 0.0 or (share[..., low] < share[..., high]).all()
+        assert now.revenue[:, 1, :] == pytest.approx(now.revenue[:, 0, :] * 0.8)
