@@ -204,6 +204,7 @@ def wait_culled(url: str, timeout: float = 60.0) -> None:
     time.sleep(4)  # the collection runs 2 s after a session's close
 
 
+@pytest.mark.slow  # 55 s, the suite's longest; benchmarks/bench_server.py measures the server's RSS after closed sessions too
 @pytest.mark.browser
 def test_closed_sessions_give_their_memory_back(chromium):
     """Sessions opened and closed in two rounds of three: once Solara has closed their kernels
