@@ -69,15 +69,16 @@ def conditions(p: Params, world: World, policy: PolicySchedule, t: float) -> Con
     # Prices are set where the work is sold: by segment and client market, not by the seller's wage.
     market = np.array([1.0, p.inland_client_price_factor])
     price = p.revenue_level * world.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - REVENUE_PER_SEAT_YEAR) * market[None, :]
-    # ... and what a seat produces rises with the seller city's SO pay by productivity_wage_elasticity
-    # (SO pay follows the city wage with so_wage_city_elasticity), so at most the pay gap is earned back.
-    revenue = price[:, :, None] * ((cw / nw) ** (p.productivity_wage_elasticity * p.so_wage_city_elasticity))[None, None, :]
+    # ... and a seat earns back the share productivity_wage_elasticity of its city's SO pay gap.
+    reservation = labour_market.reservation_wage(cw, nw, p.so_wage_to_city_wage, p.so_wage_city_elasticity)
+    pay_gap = reservation / labour_market.reservation_wage(nw, nw, p.so_wage_to_city_wage, p.so_wage_city_elasticity)
+    revenue = price[:, :, None] * (pay_gap ** p.productivity_wage_elasticity)[None, None, :]
     # Segment shares move linearly to their last observed values.
     w = np.clip((t - p.start_year) / (LAST_DATA_YEAR - p.start_year), 0.0, 1.0)
     shares = (1 - w) * world.segment_share_start + w * world.segment_share_end
     return Conditions(
         t=t, city_wage=cw, national_wage=nw,
-        reservation=labour_market.reservation_wage(cw, nw, p.so_wage_to_city_wage, p.so_wage_city_elasticity),
+        reservation=reservation,
         rent=p.so_rent_to_prime * rent_2015 * (1.0 + g) ** (t - OFFICE_RENT_YEAR),
         revenue=revenue, income_tax=income_tax(p, world, t),
         seat_demand=national_so_employment(t, p.demand_growth_after_2023) * p.modelled_share,
