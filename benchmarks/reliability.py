@@ -189,6 +189,8 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
             last = (r.stdout.strip().splitlines() or [""])[-1]
             return {"exit": r.returncode, "message": f"pytest: {last}", "ok": r.returncode == case["expect_exit"]}
+        if case.get("setup") and not case.get("runner"):  # a runner sets its case up itself
+            case["setup"](d)
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         cmd = [sys.executable, "-m", "model", *case["argv"]]
         t0 = time.perf_counter()
@@ -196,8 +198,6 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             code, err = case["runner"](case, d, cwd=d)
             code = -1 if code is None else code  # ran past its time limit: it started something
         elif case.get("signal_after"):
-            if case.get("setup"):
-                case["setup"](d)
             proc = subprocess.Popen(cmd, cwd=d, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             wait_until_it_handles_sigterm(proc.pid)
             time.sleep(case["signal_after"])
@@ -205,8 +205,6 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
             out, err = proc.communicate(timeout=120)
             code = proc.returncode
         else:
-            if case.get("setup"):
-                case["setup"](d)
             r = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True, timeout=case.get("timeout", 300))
             code, err = r.returncode, r.stderr
         seconds = time.perf_counter() - t0
