@@ -19,6 +19,8 @@ streams differ). ``benchmarks/bench_model.py`` times both per simulated year.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from model.core.clock import MONTHS_PER_QUARTER, STEPS_PER_YEAR, mid_quarter, n_steps, quarter_of_step, year_of_step
@@ -80,6 +82,8 @@ class NumpyReference:
         self.year, self.quarter = year_of_step(self.steps, self.p.start_year), quarter_of_step(self.steps)
         self.now = conditions(self.p, self.world, self.policy, mid_quarter(self.year, self.quarter))
         self.park_seats = np.maximum(self.park_seats, self.now.park_plan)
+        occupied = self._seats_by_city(self._live()) / np.maximum(self.market_capacity + self.park_seats, 1.0)
+        self.now = replace(self.now, rent=self.now.rent * office_rules.scarcity_premium(occupied, self.p) ** self.p.rent_gap_scale)
         self._finish_setup()
         self._update_margins()
         self._exit_and_shrink()
@@ -229,7 +233,7 @@ class NumpyReference:
         seats = self._seats_by_city(rows)
         return firm_rules.entry_utility(
             self.p, margins, np.bincount(f["city"][rows], minlength=self.C), seats,
-            self.market_capacity + self.park_seats - seats, self.city_state["employment"], self.city_state["seekers"],
+            self.city_state["employment"], self.city_state["seekers"],
             now.graduates_now, w.urban_population, now.travel, w.hub_weight, w.hub_market, w.client_contact,
             now.lever_intensity, size)
 
@@ -274,8 +278,7 @@ class NumpyReference:
         op = op[f["employees"][op] >= p.expansion_fill_threshold * np.maximum(f["slots"][op], 1)]
         expanded = 0.0
         if len(op):
-            room = np.maximum(self.market_capacity + self.park_seats - seats, 0.0)
-            add = firm_rules.expansion(f["seats"][op], f["city"][op], gap, p.expansion_share, p.max_expansion_rate, room)
+            add = firm_rules.expansion(f["seats"][op], gap, p.expansion_share, p.max_expansion_rate)
             f["seats"][op] += add
             self._resize_slots(op)
             expanded = add.sum()
@@ -289,7 +292,6 @@ class NumpyReference:
         probs = choice.logit_probabilities(u, axis=2).reshape(-1, self.C)
         city = choice.sample_choices(probs, seg * len(hubs) + np.searchsorted(hubs, hub), rng)
         ok = city >= 0
-        ok[ok] = firm_rules.first_come(city[ok], sizes[ok], np.maximum(self.market_capacity + self.park_seats - seats, 0.0))
         if not ok.any():
             return
         parent = np.arange(self.next_parent, self.next_parent + int(ok.sum()))

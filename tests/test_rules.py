@@ -37,7 +37,7 @@ def test_profit_margin_falls_with_wages_and_rent_and_rises_with_subsidy():
 
 def _firm_u(**kw):
     base = dict(margin=np.array([0.2, 0.2]), n_firms=np.array([10.0, 10.0]), fill_rate=np.array([1.0, 1.0]),
-                hub_hours=np.array([1.0, 1.0]), client_contact=np.array([1.0, 1.0]), room=np.array([True, True]))
+                hub_hours=np.array([1.0, 1.0]), client_contact=np.array([1.0, 1.0]))
     base.update(kw)
     return firm_rules.firm_location_utility(**base, beta_margin=3, beta_agglomeration=1,
                                             beta_talent=1, beta_hub=0.5, min_fill_rate=1e-3)
@@ -52,19 +52,14 @@ def test_firm_utility_each_term_pulls_the_right_way(change):
     assert u[0] > u[1]
 
 
-def test_firm_utility_excludes_cities_without_room():
-    u = _firm_u(room=np.array([True, False]))
-    assert np.isfinite(u[0]) and u[1] == -np.inf
-
-
 def test_talent_beyond_the_seats_counts_only_up_to_the_depth_cap():
     deep = np.array([20.0, 2.0])
     at_one = firm_rules.firm_location_utility(
-        np.array([0.2, 0.2]), np.array([10.0, 10.0]), deep, np.ones(2), np.ones(2), np.array([True, True]),
+        np.array([0.2, 0.2]), np.array([10.0, 10.0]), deep, np.ones(2), np.ones(2),
         beta_margin=3, beta_agglomeration=1, beta_talent=1, beta_hub=0.5, min_fill_rate=1e-3)
     assert at_one[0] == at_one[1]                      # cap 1: both pools fill the seats
     capped = firm_rules.firm_location_utility(
-        np.array([0.2, 0.2]), np.array([10.0, 10.0]), deep, np.ones(2), np.ones(2), np.array([True, True]),
+        np.array([0.2, 0.2]), np.array([10.0, 10.0]), deep, np.ones(2), np.ones(2),
         beta_margin=3, beta_agglomeration=1, beta_talent=1, beta_hub=0.5, min_fill_rate=1e-3, max_fill_rate=5.0)
     assert capped[0] - capped[1] == pytest.approx(np.log(5.0) - np.log(2.0))
 
@@ -81,6 +76,16 @@ def test_office_market_builds_only_where_space_runs_short():
     p = Params(office_build_rate=0.1, office_build_occupancy=0.85)
     cap = office.office_market(np.array([100.0, 100.0]), np.array([0.9, 0.5]), p)
     assert cap.tolist() == pytest.approx([110.0, 100.0])
+
+
+def test_scarce_office_space_costs_more_and_spare_space_costs_nothing_extra():
+    from model.core.params import Params
+    from model.core.rules import office
+
+    p = Params(office_build_occupancy=0.85, office_scarcity_elasticity=2.0)
+    premium = office.scarcity_premium(np.array([0.3, 0.85, 1.7]), p)
+    assert premium.tolist() == pytest.approx([1.0, 1.0, 4.0])
+    assert office.scarcity_premium(np.array([1.7]), p.replace(office_scarcity_elasticity=0.0)).tolist() == [1.0]
 
 
 def test_graduate_utility_prefers_income_home_and_nearby():
@@ -121,15 +126,12 @@ def test_stochastic_round_is_unbiased():
     assert choice.stochastic_round(x, rng).mean() == pytest.approx(2.3, abs=0.01)
 
 
-def test_expansion_is_proportional_capped_and_fits_the_room():
+def test_expansion_is_proportional_and_capped():
     seats = np.array([100.0, 300.0, 200.0])
-    city = np.array([0, 0, 1])
-    add = firm_rules.expansion(seats, city, gap=600.0, share=0.5, max_rate=0.5, room=np.array([1e9, 1e9]))
+    add = firm_rules.expansion(seats, gap=600.0, share=0.5, max_rate=0.5)
     assert add == pytest.approx([50.0, 150.0, 100.0])  # half the gap, by size
-    capped = firm_rules.expansion(seats, city, gap=6000.0, share=1.0, max_rate=0.2, room=np.array([1e9, 1e9]))
+    capped = firm_rules.expansion(seats, gap=6000.0, share=1.0, max_rate=0.2)
     assert capped == pytest.approx(0.2 * seats)
-    tight = firm_rules.expansion(seats, city, gap=600.0, share=0.5, max_rate=0.5, room=np.array([100.0, 1e9]))
-    assert tight[:2].sum() == pytest.approx(100.0) and tight[2] == pytest.approx(100.0)
 
 
 def test_demand_cuts_hit_the_least_profitable_most_and_are_capped():

@@ -65,7 +65,7 @@ def conditions(p: Params, world: World, policy: PolicySchedule, t: float) -> Con
     cw = scaled_gap(city_wage(world.wage_points, t, p.wage_growth_shift), nw, p.wage_gap_scale)
     g = p.rent_growth_to_2015 if t < OFFICE_RENT_YEAR else p.rent_growth_after_2015
     rent_level = np.exp(np.mean(np.log(world.rent_2015)))
-    rent_2015 = scaled_gap(world.rent_2015, rent_level, p.rent_gap_scale)
+    rent_2015 = scaled_gap(world.rent_2015, rent_level, p.rent_gap_scale * p.so_rent_prime_elasticity)
     # Prices are set where the work is sold: by segment and client market, not by the seller's wage.
     market = np.array([1.0, p.inland_client_price_factor])
     price = p.revenue_level * world.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - REVENUE_PER_SEAT_YEAR) * market[None, :]

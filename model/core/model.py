@@ -96,6 +96,7 @@ class SOModel(mesa.Model):
             return
         self.begin_quarter()
         CityAgent.build_parks(self)
+        CityAgent.price_office_space(self)
         FirmAgent.open_known_entries(self)
         FirmAgent.finish_setup(self)
         FirmAgent.update_margins(self)

@@ -114,9 +114,6 @@ class Params:
     firm location logit (candidates per seat). 1: only whether the seats can be filled counts;
     above 1, a deeper pool (choice of candidates, room to grow and replace quits) keeps counting
     up to the cap. Calibrated."""
-    entry_min_room_share: float = 0.5
-    """Free office seats (market plus park) a city needs to enter a firm's location choice set, as a
-    share of the establishment's size (dimensionless). Assumption."""
     beta_hub: float = 0.524
     """Firm location logit: weight on ln(1 + rail hours to the client hub), for segments whose work
     needs client visits (segments.csv client_contact). Calibrated."""
@@ -195,8 +192,11 @@ class Params:
     """Annual growth of office rents after 2015 (1/year). Source: prime rents fell or stayed flat
     2013-2023 (Shanghai 405 -> 246 CNY/m2/month, Chengdu 83 -> 99; public_stats)."""
     so_rent_to_prime: float = 0.4
-    """Rent SO firms pay relative to the city's prime office rent (dimensionless). Assumption: delivery
-    centres sit in parks and B-grade space, not grade-A towers."""
+    """SO rent relative to prime rent where prime is the cities' geometric mean (dimensionless).
+    Assumption: delivery centres sit in parks and B-grade space, not grade-A towers."""
+    so_rent_prime_elasticity: float = 1.0
+    """Elasticity of SO rent to the city's prime rent (dimensionless). Assumption; calibrated: below 1,
+    centres in dear cities lease further out (no source gives SO rents by city, only grade-A)."""
     wage_tightness_elasticity: float = 0.1
     """Elasticity of the SO wage to labour-market tightness (vacancies / seekers). Calibrated."""
     wage_adjustment_speed: float = 0.25
@@ -353,14 +353,14 @@ class Params:
     (seats per 1,000 persons). Assumption; binds in small cities, which is why parks matter."""
     office_build_rate: float = 0.05
     """Quarterly growth of market office capacity when occupancy exceeds ``office_build_occupancy``
-    (1/quarter). Assumption; calibrated. It bounds how fast a city's SO industry can grow once its
-    ready office space is full, and so the pace of the regional shift."""
+    (1/quarter). Assumption; calibrated. It sets how long a growing city's scarcity premium lasts."""
+    office_scarcity_elasticity: float = 1.0
+    """Rent x (occupancy / office_build_occupancy)^this above that occupancy (dimensionless). Assumption;
+    calibrated. Scarce space acts through its price (rent channel, rent_gap_scale), never as a cap."""
     office_build_occupancy: float = 0.85
-    """Occupancy of a city's SO office space above which the market builds more (0-1). Assumption:
-    the usual 'structural vacancy' of office markets is 10-15%."""
+    """SO office occupancy above which the market builds (0-1). Assumption: structural vacancy 10-15%."""
     office_headroom_start: float = 1.25
-    """Market office space at start as a multiple of the seats already occupied in 2005, where that
-    exceeds the per-resident rule (dimensionless). Assumption."""
+    """Market office space at start per seat occupied in 2005, where above the per-resident rule. Assumption."""
     staffed_share_start: float = 0.95
     """Share of the 2005 establishments' seats that are staffed at start (0-1). Assumption."""
 
@@ -418,10 +418,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "park_cost_per_seat": (0, 1e7), "apartment_cost_per_unit_year": (0, 1e6),
     "fast_setup_cost_per_firm": (0, 1e9), "national_training_subsidy": (0, 1e6), "national_training_from": (2000, 2040), "national_training_to": (2000, 2040), "graduate_hire_share": (0, 1),
     "apartment_rent_discount": (0, 1), "office_seats_per_1000_urban": (0, 1000),
-    "office_build_rate": (0, 1), "office_build_occupancy": (0, 1), "office_headroom_start": (1, 10),
+    "office_build_rate": (0, 1), "so_rent_prime_elasticity": (0, 2), "office_scarcity_elasticity": (0, 10), "office_build_occupancy": (0, 1), "office_headroom_start": (1, 10),
     "staffed_share_start": (0, 1), "max_expansion_rate": (0, 1), "expansion_fill_threshold": (0, 1),
     "max_shrink_rate": (0, 1),
-    "min_entry_fill_rate": (1e-9, 1), "talent_depth_cap": (1, 1e4), "entry_min_room_share": (0, 10), "tightness_smoothing": (0.01, 1e5),
+    "min_entry_fill_rate": (1e-9, 1), "talent_depth_cap": (1, 1e4), "tightness_smoothing": (0.01, 1e5),
     "return_home_job_rate_gain": (0, 100), "initial_job_rate": (0, 1), "job_rate_memory": (0, 1),
     "hometown_province_boost": (0, 100), "graduation_quarter": (1, 4), "graduate_age_min": (15, 40),
     "graduate_age_max": (15, 40), "initial_workforce_age_max": (15, 70),

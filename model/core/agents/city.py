@@ -8,6 +8,8 @@ and set SO pay, and their SO output is taxed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from mesa.discrete_space import FixedAgent
 
@@ -57,11 +59,23 @@ class CityAgent(FixedAgent):
         model.park_seats = np.where(added > 0, model.now.park_plan, model.park_seats)
 
     @staticmethod
+    def price_office_space(model) -> None:
+        """SO office rent carries a scarcity premium where occupancy of market plus park space is
+        above office_build_occupancy; rent_gap_scale scales it with the rest of the rent gap."""
+        p = model.params
+        premium = office.scarcity_premium(CityAgent.office_occupancy(model), p) ** p.rent_gap_scale
+        model.now = replace(model.now, rent=model.now.rent * premium)
+
+    @staticmethod
+    def office_occupancy(model) -> np.ndarray:
+        """SO seats over market plus park office seats, by city (above 1 where firms lease space
+        beyond the purpose-built stock)."""
+        return model.seats_by_city() / np.maximum(model.market_capacity + model.park_seats, 1.0)
+
+    @staticmethod
     def expand_office_markets(model) -> None:
         """The private market builds office space where SO occupancy is above office_build_occupancy."""
-        p = model.params
-        occupied = model.seats_by_city() / np.maximum(model.market_capacity + model.park_seats, 1.0)
-        model.market_capacity = office.office_market(model.market_capacity, occupied, p)
+        model.market_capacity = office.office_market(model.market_capacity, CityAgent.office_occupancy(model), model.params)
 
     @staticmethod
     def clear_labour_markets(model) -> None:

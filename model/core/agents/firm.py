@@ -100,7 +100,7 @@ class FirmAgent(RowAgent):
         seats = model.seats_by_city(rows)
         return rules.entry_utility(
             model.params, margins, np.bincount(ft.city[rows], minlength=model.n_cities), seats,
-            model.market_capacity + model.park_seats - seats, model.city_state["employment"],
+            model.city_state["employment"],
             model.city_state["seekers"], now.graduates_now, w.urban_population, now.travel,
             w.hub_weight, w.hub_market, w.client_contact, now.lever_intensity, size)
 
@@ -295,18 +295,17 @@ class FirmAgent(RowAgent):
         op = op[ft.employees[op] >= p.expansion_fill_threshold * np.maximum(ft.slots[op], 1)]
         expanded = 0.0
         if len(op):
-            room = np.maximum(model.market_capacity + model.park_seats - seats, 0.0)
-            add = rules.expansion(ft.seats[op], ft.city[op], gap, p.expansion_share, p.max_expansion_rate, room)
+            add = rules.expansion(ft.seats[op], gap, p.expansion_share, p.max_expansion_rate)
             ft.seats[op] += add
             cls.resize_slots(model, op)
             expanded = add.sum()
-        cls.enter(model, gap - expanded, seats)
+        cls.enter(model, gap - expanded)
 
     @classmethod
-    def enter(cls, model, seats_wanted: float, seats: np.ndarray, operating: bool = False) -> None:
+    def enter(cls, model, seats_wanted: float, operating: bool = False) -> None:
         """New establishments for ``seats_wanted`` seats: a Poisson number, log-normal sizes,
-        segment by the demand mix, a client hub, a city by the location logit, subject to free
-        office space first come first served; some are branches of existing firms."""
+        segment by the demand mix, a client hub, a city by the location logit (scarce office space
+        shows in its rent); some are branches of existing firms."""
         p, ft, rng = model.params, model.firms_table, model.rng
         n_new = rng.poisson(max(seats_wanted, 0.0) / p.mean_new_firm_seats)
         if n_new == 0:
@@ -319,8 +318,6 @@ class FirmAgent(RowAgent):
         probs = choice.logit_probabilities(u, axis=2).reshape(-1, model.n_cities)
         city = choice.sample_choices(probs, seg * len(hubs) + hub_pos, rng)
         ok = city >= 0
-        room = np.maximum(model.market_capacity + model.park_seats - seats, 0.0)
-        ok[ok] = rules.first_come(city[ok], sizes[ok], room)
         if not ok.any():
             return
         parent = np.arange(model.next_parent, model.next_parent + int(ok.sum()))

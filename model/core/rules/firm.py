@@ -20,7 +20,7 @@ def profit_margin(revenue_per_seat: np.ndarray, wage: np.ndarray, pay_multiplier
 
 
 def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np.ndarray,
-                          hub_hours: np.ndarray, client_contact: np.ndarray, room: np.ndarray, *,
+                          hub_hours: np.ndarray, client_contact: np.ndarray, *,
                           beta_margin: float, beta_agglomeration: float, beta_talent: float,
                           beta_hub: float, min_fill_rate: float, max_fill_rate: float = 1.0) -> np.ndarray:
     """Deterministic utility of opening an establishment in each city.
@@ -29,15 +29,14 @@ def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np
     already taken off: see horizon_margin); n_firms: SO establishments already there;
     fill_rate: expected talent per open seat, bounded to [min_fill_rate, max_fill_rate];
     hub_hours: rail hours to the client hub, weighed by the segment's ``client_contact`` (0 for work
-    done remotely, 1 for work that needs visits to the client);
-    room: False where no office space is free (utility -inf). With beta_agglomeration = 1 an
+    done remotely, 1 for work that needs visits to the client). Office space is not a term: where it
+    is scarce it raises the rent inside ``margin``. With beta_agglomeration = 1 an
     entrant is drawn to a city in proportion to the establishments already there, so with every
     other term equal across cities the industry keeps its geography as it grows (Gibrat)."""
-    u = (beta_margin * margin
-         + beta_agglomeration * np.log1p(n_firms)
-         + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, max_fill_rate))
-         - beta_hub * client_contact * np.log1p(hub_hours))
-    return np.where(room, u, -np.inf)
+    return (beta_margin * margin
+            + beta_agglomeration * np.log1p(n_firms)
+            + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, max_fill_rate))
+            - beta_hub * client_contact * np.log1p(hub_hours))
 
 
 def horizon_margin(margin: np.ndarray, setup_months: np.ndarray, horizon_years: float) -> np.ndarray:
@@ -59,16 +58,10 @@ def exit_hazard(low_quarters: np.ndarray, base: float, distress: float, quarters
     return base + (low_quarters >= quarters_to_distress) * distress
 
 
-def expansion(seats: np.ndarray, city: np.ndarray, gap: float, share: float, max_rate: float,
-              room: np.ndarray) -> np.ndarray:
+def expansion(seats: np.ndarray, gap: float, share: float, max_rate: float) -> np.ndarray:
     """Seats added by each expanding establishment: ``share`` of the national seat gap in
-    proportion to size (Gibrat), at most ``max_rate`` of its seats, scaled down city by city to
-    the free office ``room``."""
-    want = share * gap * seats / seats.sum()
-    want = np.minimum(want, max_rate * seats)
-    city_want = np.bincount(city, weights=want, minlength=len(room))
-    scale = np.minimum(1.0, room / np.maximum(city_want, 1e-9))
-    return want * scale[city]
+    proportion to size (Gibrat), at most ``max_rate`` of its seats."""
+    return np.minimum(share * gap * seats / seats.sum(), max_rate * seats)
 
 
 def demand_cuts(seats: np.ndarray, margin: np.ndarray, excess: float, beta_margin: float,
@@ -133,15 +126,14 @@ def setup_months(p, lever_intensity: np.ndarray) -> np.ndarray:
     return effect_total("setup", lever_intensity, lever_intensity.shape[0], default_months=p.default_setup_months)
 
 
-def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray, free_space: np.ndarray,
+def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray,
                   employment: np.ndarray, seekers: np.ndarray, graduates_now: np.ndarray, urban_population: np.ndarray,
                   travel: np.ndarray, hub_weight: np.ndarray, hub_market: np.ndarray, client_contact: np.ndarray,
                   lever_intensity: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
     """(segments x hubs x cities) location utility of a new establishment of ``size`` seats, and
     the hub cities. ``margins``: (segments x client markets x cities); ``hub_market``: the client
-    market of every city as a hub; ``free_space``: market plus park seats minus seats taken, by
-    city; talent is the year's interested graduates, current seekers and experienced entrants."""
-    room = free_space >= p.entry_min_room_share * size
+    market of every city as a hub; talent is the year's interested graduates, current seekers and
+    experienced entrants."""
     vacancies = np.maximum(seats - employment, 0.0)
     talent = (p.so_interest_share * graduates_now + seekers + p.experienced_entry_rate * urban_population * STEPS_PER_YEAR)
     hubs = np.flatnonzero(hub_weight > 0)
@@ -149,7 +141,7 @@ def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray
                             p.amortisation_years)
     u = firm_location_utility(
         margin, n_firms[None, None, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
-        (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], client_contact[:, None, None], room[None, None, :],
+        (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], client_contact[:, None, None],
         beta_margin=p.beta_margin, beta_agglomeration=p.beta_agglomeration,
         beta_talent=p.talent_scale * p.beta_talent, beta_hub=p.beta_hub, min_fill_rate=p.min_entry_fill_rate,
         max_fill_rate=p.talent_depth_cap)
