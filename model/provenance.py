@@ -67,9 +67,11 @@ def code_provenance() -> dict[str, Any]:
 
 def record(*, command: str | None = None, scenario: str | None = None, params: Any = None,
            overrides: list[str] | tuple[str, ...] = (), seeds: list[int] | None = None,
-           **extra: Any) -> dict[str, Any]:
+           code: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     """The provenance block of an output: what made it (``command``, ``scenario``, every
-    ``--set`` override, the full parameters, the seeds) and the code that ran."""
+    ``--set`` override, the full parameters, the seeds) and the code that ran (``code``: the
+    code_provenance() a long job took when it started, so that edits made while it ran do not
+    show as its code; else read now)."""
     out: dict[str, Any] = {}
     if command is not None:
         out["command"] = command
@@ -81,5 +83,5 @@ def record(*, command: str | None = None, scenario: str | None = None, params: A
     if params is not None:
         out["params"] = params.to_dict() if hasattr(params, "to_dict") else params
     out.update(extra)
-    out["provenance"] = code_provenance()
+    out["provenance"] = code or code_provenance()
     return out

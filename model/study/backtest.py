@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..files import copy_atomic, write_json_atomic, write_text_atomic
-from ..provenance import record, short_commit
+from ..provenance import code_provenance, record, short_commit
 from .calibrate import calibrate, setup
 from .executor import run_in_folder
 from .forecast import posterior_draws
@@ -222,6 +222,7 @@ def backtest(targets_path: Path, out: Path, *, cutoffs: tuple[int, ...], client:
     targets = load_targets(targets_path)
     for c in cutoffs:  # a cutoff that leaves a side empty fails before anything runs
         split(targets, c)
+    code = code_provenance()
     out.mkdir(parents=True, exist_ok=True)
     results = [run_cutoff(targets_path, out, c, client=client, population=population, generations=generations,
                           seeds=seeds, draws=draws, seeds_per_draw=seeds_per_draw, root_seed=root_seed,
@@ -232,7 +233,7 @@ def backtest(targets_path: Path, out: Path, *, cutoffs: tuple[int, ...], client:
     figures = {r.split.cutoff: make_figures(r.city_year, r.split.held_out, out / IMG, base.focus_city,
                                             base.reference_cities, prefix=f"backtest{r.split.cutoff}")
                for r in results}
-    rec = record(command=command, scenario=str(targets_path), params=base, overrides=overrides,
+    rec = record(code=code, command=command, scenario=str(targets_path), params=base, overrides=overrides,
                  seeds={r.split.cutoff: r.seeds for r in results}, root_seed=root_seed, cutoffs=list(cutoffs),
                  population=population, generations=generations, seeds_per_particle=seeds, draws=draws,
                  seeds_per_draw=seeds_per_draw,

@@ -32,7 +32,7 @@ import pandas as pd
 from ..core.errors import InputError, shorten
 from ..core.params import RANGES, Params
 from ..files import check_writable, copy_atomic, write_json_atomic, write_text_atomic
-from ..provenance import record
+from ..provenance import code_provenance, record
 from .calibration_record import effective_sample_size, record_performance, write_calibrated
 from .executor import run_jobs
 from .inputs import PATH_MAX, read_toml
@@ -260,6 +260,7 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     (also calibration.json). ``client``: a Dask client to simulate on, or None to simulate in
     this process. ``rescore=False``: the point estimate is the posterior median, not rescored
     (for a backtest, which uses only the posterior)."""
+    code = code_provenance()
     s = setup(targets_path, overrides=overrides, population=population, generations=generations, seeds=seeds,
               priors=priors, targets=targets)
     if not rescore:
@@ -291,7 +292,7 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     pops_info = history.get_all_populations()
     sims = int(history.total_nr_simulations)
     summary = record(
-        command=command, scenario=s.settings["scenario"], params=s.base, overrides=s.overrides,
+        code=code, command=command, scenario=s.settings["scenario"], params=s.base, overrides=s.overrides,
         seeds=point.get("seeds", []), targets_file=str(targets_path), fixed=s.settings.get("fixed", {}),
         priors=s.priors, population=s.population, generations=int(history.max_t), seeds_per_particle=s.seeds,
         kernel_scaling=float(s.settings["kernel_scaling"]), root_seed=s.root_seed, particles_simulated=sims,

@@ -21,7 +21,7 @@ import pandas as pd
 from ..core.errors import InputError, shorten
 from ..core.params import RANGES, Params
 from ..files import copy_atomic, write_json_atomic, write_text_atomic
-from ..provenance import record
+from ..provenance import code_provenance, record
 from .executor import run_in_folder
 from .inputs import PATH_MAX, read_toml
 from .manifest import Job
@@ -227,6 +227,7 @@ class Result:
 def forecast(p: Plan, *, client: Any, out: Path, plans: dict[str, CityPlan], command: str,
              progress: bool = True, resume: bool = False) -> Result:
     """Run the forecast ``p`` into ``out`` (see the module docstring)."""
+    code = code_provenance()
     check_out(out, "forecast", p.jobs, p.overrides, resume)
     tables = run_in_folder(client, p.jobs, out, identity("forecast", p.jobs, p.overrides), label="forecast",
                            progress=progress, resume=resume)
@@ -241,7 +242,7 @@ def forecast(p: Plan, *, client: Any, out: Path, plans: dict[str, CityPlan], com
         write_text_atomic(out / "plan.md", _plan_md(p, city_plan, table))
     plot(cy, focus, out / f"forecast_{focus.lower()}.png", city_plan.goals if city_plan else None)
     write_json_atomic(out / "run.json", record(
-        command=command, scenario=p.scenario, params=p.base, overrides=p.overrides, seeds=p.seeds,
+        code=code, command=command, scenario=p.scenario, params=p.base, overrides=p.overrides, seeds=p.seeds,
         draws=p.draws, distinct_parameter_sets=p.distinct, seeds_per_draw=p.seeds_per_draw, root_seed=p.root_seed,
         posterior=str(p.posterior), plan=city_plan.__dict__ if city_plan else None))
     return Result(out, cy, focus, table)

@@ -246,7 +246,7 @@ def policy_effect(spec: Spec, a: dict[str, Any]) -> list[tuple[int, dict[str, fl
 
 
 def plot_paths(a: dict[str, Any], spec: Spec, path: Path) -> None:
-    from .plots import pyplot
+    from .plots import pyplot, save
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5))
@@ -263,9 +263,7 @@ def plot_paths(a: dict[str, Any], spec: Spec, path: Path) -> None:
     ax.set_ylabel("inland (central + western) share of SO employment")
     ax.set_title(f"Knock-outs: median and 90% band over {spec.replications} seeds")
     ax.legend(fontsize=7, loc="upper left", ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def write_report(spec: Spec, a: dict[str, Any], doc: Path, figure: str, header: str) -> None:

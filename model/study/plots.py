@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..files import write_atomic
+
 
 def pyplot() -> Any:
     """matplotlib.pyplot on the file-only Agg backend."""
@@ -31,7 +33,8 @@ def observed(ax: Any, year: float, lo: float, hi: float, label: str, scale: floa
 
 
 def save(fig: Any, path: Path, dpi: int = 110) -> None:
+    """Lay out, write atomically (a published figure is whole or untouched) and close ``fig``."""
     plt = pyplot()
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    write_atomic(path, lambda f: fig.savefig(f, dpi=dpi, format=Path(path).suffix.lstrip(".") or "png"))
     plt.close(fig)

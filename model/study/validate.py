@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..core.params import Params
 from ..files import check_writable, copy_atomic, write_atomic, write_json_atomic, write_text_atomic
-from ..provenance import record, short_commit
+from ..provenance import code_provenance, record, short_commit
 from .calibration_record import calibration_section
 from .executor import run_in_folder
 from .manifest import Job, RunFolder, jobs_digest
@@ -164,6 +164,7 @@ def validate(p: Plan, targets_path: Path, *, client: Any, out: Path, command: st
     are shown relative to it."""
     from ..run import region_year_table
 
+    code = code_provenance()
     targets = load_targets(targets_path)
     check_out(out, "validation", p.jobs, p.overrides, resume)
     tables = run_in_folder(client, p.jobs, out, identity("validation", p.jobs, p.overrides), label="validate",
@@ -175,7 +176,7 @@ def validate(p: Plan, targets_path: Path, *, client: Any, out: Path, command: st
     write_text_atomic(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
     cy = pd.concat([t.assign(run=i) for i, t in enumerate(tables)], ignore_index=True)
     write_atomic(out / "city_year.parquet", lambda f: cy.to_parquet(f, index=False))
-    rec = record(command=command, scenario=p.scenario, params=p.params, overrides=p.overrides, seeds=p.seeds,
+    rec = record(code=code, command=command, scenario=p.scenario, params=p.params, overrides=p.overrides, seeds=p.seeds,
                  root_seed=p.root_seed, targets_file=str(targets_path),
                  passed=int(summary["pass"].sum()), targets=len(summary))
     write_json_atomic(out / "run.json", rec)
