@@ -207,7 +207,7 @@ def test_neijiangs_first_firm_operates_from_2008_as_the_source_says(baseline_run
 
 @pytest.mark.xfail(strict=True, reason="known failure of the calibrated model: Neijiang pays 0.85-0.88 of Chengdu "
                    "and Chongqing over 2020-22 (3 seeds; 0.89 in 2021 over 20 seeds, target nj_wage_ratio in "
-                   "docs/validation.md): firms crowd in and bid its pay up")
+                   "docs/validation.md)")
 def test_neijiang_pay_is_70_to_80_percent_of_chengdu_and_chongqing_around_2021(baseline_runs):
     # "Around 2021": each run's mean ratio over 2020-2022, which steadies a three-seed test; the
     # single-year 2021 ratio over 20 seeds is target nj_wage_ratio in docs/validation.md.
