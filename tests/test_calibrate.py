@@ -185,8 +185,8 @@ def synthetic_targets(n_seeds: int = 4) -> list[Target]:
     specs = [Target("shanghai_emp", "synthetic", "Shanghai employment", "level", 2010, 0, 0, "", "",
                     city="Shanghai", column="employment"),
              Target("coastal_share", "synthetic", "coastal share", "share", 2010, 0, 0, "", "", region="coastal"),
-             # the scale parameter shows most clearly in a region's total (a single city's is capped
-             # by its office space, and Chengdu's varies too much from seed to seed)
+             # the scale parameter shows most clearly in a region's total (a single city's varies
+             # too much from seed to seed)
              Target("coastal_emp", "synthetic", "coastal employment", "region_employment", 2010, 0, 0, "", "",
                     region="coastal")]
     rows = []

@@ -172,8 +172,8 @@ class Params:
     SO reservation pay, housing costs and outside options) and the tightness markup of SO pay
     (0 = no coastal-inland pay gap, 1 = the data, 2 = doubled). A what-if and knock-out control."""
     rent_gap_scale: float = 1.0
-    """Scales every city's log deviation of office rent from the cities' geometric mean (0 = the same
-    rent everywhere, 1 = the data). A what-if and knock-out control."""
+    """Scales every city's log deviation of office rent from the cities' geometric mean, scarcity
+    premium included (0 = the same rent everywhere, 1 = the data). A what-if and knock-out control."""
     talent_scale: float = 1.0
     """Scales where talent is as a location factor: firms' weight on the expected fill rate, and every
     tie that keeps job seekers near a place (distance from home, home province and city, college

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..files import check_writable, write_json_atomic, write_text_atomic
-from ..provenance import record
+from ..provenance import code_provenance, record
 from .design import MAX_RUNS, Design, load_design
 from .plots import pyplot, save
 from .sweep import check_out_dir, run_sweep
@@ -184,6 +184,7 @@ def run_sensitivity(path: str | Path, out: str | Path, *, workers: int = 1, sche
         if not d.problem:
             raise InputError(f"parameters: {meth} needs every factor as {{low = .., high = ..}}")
         designs[meth] = d
+    code = code_provenance()
     metrics = design_metrics(next(iter(designs.values())))
     check_writable(out, owned=("sensitivity.json", *ANALYSES))
     for meth, d in designs.items():
@@ -197,6 +198,6 @@ def run_sensitivity(path: str | Path, out: str | Path, *, workers: int = 1, sche
         info.update(ok=s.ok, failed=s.failed, options=d.options, parameters=d.problem)
         summary["analyses"][meth] = info
     first = next(iter(designs.values()))
-    write_json_atomic(out / "sensitivity.json", record(command=command, scenario=first.scenario, params=first.base,
-                                                       overrides=overrides, **summary))
+    write_json_atomic(out / "sensitivity.json", record(code=code, command=command, scenario=first.scenario,
+                                                       params=first.base, overrides=overrides, **summary))
     return summary

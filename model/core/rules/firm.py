@@ -74,8 +74,9 @@ def demand_cuts(seats: np.ndarray, margin: np.ndarray, excess: float, beta_margi
 
 
 def first_come(city: np.ndarray, size: np.ndarray, room: np.ndarray) -> np.ndarray:
-    """Which entrants (in queue order) find room: each takes ``size`` from its city's ``room``
-    if it fits; one that does not fit is turned away and those behind it may still fit."""
+    """Which establishments (in queue order) get a turnkey park place: each takes ``size`` from its
+    city's ``room`` if it fits; one that does not fit takes market space instead, and those behind
+    it may still fit."""
     room = room.copy()
     ok = np.zeros(len(city), dtype=bool)
     for i in range(len(city)):
