@@ -479,6 +479,8 @@ scenario = "{scenario}"
 population = 3
 generations = 1
 seeds = 1
+rescore_particles = 1   # this test is about where files go, not the point estimate
+rescore_seeds = 2
 root_seed = 5
 fixed = {{ persons_per_agent = 1000, end_year = 2008 }}
 
