@@ -95,6 +95,7 @@ def test_bad_sensitivity_design(tmp_path, body, word):
     assert not out.exists()
 
 
+@pytest.mark.slow  # 36 s; the CI suite must stay under 10 min (run with -m slow)
 def test_sensitivity_end_to_end(tmp_path):
     p = tmp_path / "sens.toml"
     p.write_text(design_text(4, 3))  # Sobol 4 x (3 + 2) = 20 runs, Morris 3 x (3 + 1) = 12 runs

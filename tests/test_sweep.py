@@ -433,6 +433,7 @@ vary = {{ focus_wage_ratio_pin = [0.6, 1.0] }}
 """
 
 
+@pytest.mark.slow  # 26 s; test_study_safety still runs report policy end to end by default
 def test_report_policy_reduced(tmp_path):
     design = tmp_path / "study.toml"
     design.write_text(REDUCED_STUDY)
