@@ -83,7 +83,7 @@ class NumpyReference:
         self.now = conditions(self.p, self.world, self.policy, mid_quarter(self.year, self.quarter))
         self.park_seats = np.maximum(self.park_seats, self.now.park_plan)
         occupied = self._seats_by_city(self._live()) / np.maximum(self.market_capacity + self.park_seats, 1.0)
-        self.now = replace(self.now, rent=self.now.rent * office_rules.scarcity_premium(occupied, self.p) ** self.p.rent_gap_scale)
+        self.now = replace(self.now, rent=self.now.rent * office_rules.scarcity_premium(occupied, self.p))
         self._finish_setup()
         self._update_margins()
         self._exit_and_shrink()

@@ -86,6 +86,7 @@ def test_scarce_office_space_costs_more_and_spare_space_costs_nothing_extra():
     premium = office.scarcity_premium(np.array([0.3, 0.85, 1.7]), p)
     assert premium.tolist() == pytest.approx([1.0, 1.0, 4.0])
     assert office.scarcity_premium(np.array([1.7]), p.replace(office_scarcity_elasticity=0.0)).tolist() == [1.0]
+    assert office.scarcity_premium(np.array([1.7]), p.replace(rent_gap_scale=0.0)).tolist() == [1.0]
 
 
 def test_graduate_utility_prefers_income_home_and_nearby():

@@ -62,8 +62,7 @@ class CityAgent(FixedAgent):
     def price_office_space(model) -> None:
         """SO office rent carries a scarcity premium where occupancy of market plus park space is
         above office_build_occupancy; rent_gap_scale scales it with the rest of the rent gap."""
-        p = model.params
-        premium = office.scarcity_premium(CityAgent.office_occupancy(model), p) ** p.rent_gap_scale
+        premium = office.scarcity_premium(CityAgent.office_occupancy(model), model.params)
         model.now = replace(model.now, rent=model.now.rent * premium)
 
     @staticmethod

@@ -14,7 +14,9 @@ def office_market(capacity: np.ndarray, occupancy: np.ndarray, p) -> np.ndarray:
 
 def scarcity_premium(occupancy: np.ndarray, p) -> np.ndarray:
     """Rent multiple where SO occupancy is above ``office_build_occupancy``:
-    (occupancy / office_build_occupancy)^office_scarcity_elasticity, 1 elsewhere. Space runs short
+    (occupancy / office_build_occupancy)^(office_scarcity_elasticity x rent_gap_scale), 1 elsewhere
+    (rent_gap_scale = 0 knocks scarcity out with the rest of the rent gap). Space runs short
     through its price, not by turning firms away: beyond the purpose-built stock firms lease
     converted or grade-A space at a premium."""
-    return (np.maximum(occupancy, p.office_build_occupancy) / p.office_build_occupancy) ** p.office_scarcity_elasticity
+    return ((np.maximum(occupancy, p.office_build_occupancy) / p.office_build_occupancy)
+            ** (p.office_scarcity_elasticity * p.rent_gap_scale))
