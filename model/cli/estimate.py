@@ -1,4 +1,4 @@
-"""Estimation commands: ``calibrate``, ``validate``, ``forecast``, ``backtest``.
+"""Estimation commands: ``calibrate``, ``refine``, ``validate``, ``forecast``, ``backtest``.
 
 Each writes into a folder of its own (by default a new ``results/<command>-<date-time>/``, never
 an existing one) and replaces the committed results in ``experiments/``, ``docs/`` or
@@ -130,6 +130,34 @@ def cmd_forecast(args: argparse.Namespace) -> int:
 
 
 @guarded
+def cmd_refine(args: argparse.Namespace) -> int:
+    from ..study.refine import publish, refine
+
+    at_least_one(args, "sweeps", "seeds", "workers")
+    if args.resume or args.overrides:
+        raise InputError(f"{'--resume' if args.resume else '--set'}: refine starts from the committed calibration "
+                         "as it is (it takes minutes; rerun it into a new --out)")
+    out = _out(args, "refine")
+    published = _publish_target(args, paths.doc_file("performance"))
+    with dask_client(args) as client:
+        summary = refine(Path(args.targets), Path(args.record), out, client=client, command=command_line(),
+                         sweeps=args.sweeps, seeds=args.seeds)
+    r = summary["point_estimate"]["refinement"]
+    print(f"refine: {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; mean-target distance "
+          f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves")
+    for m in r["moves"]:
+        print(f"  sweep {m['sweep']}: {m['parameter']:28s} {r['start'][m['parameter']]:.4g} -> {m['value']:.4g}"
+              f"   distance {m['distance']:.3g}")
+    print(f"wrote {out}/ (calibrated.toml, calibration.json)")
+    if published is not None:
+        publish(out, calibrated=paths.experiment_file("calibrated"), record_file=paths.experiment_file("calibration_record"),
+                performance_doc=published, where=where(args))
+        print(f"published {paths.experiment_file('calibrated')}, {paths.experiment_file('calibration_record')} and "
+              f"the calibration section of {published}")
+    return 0
+
+
+@guarded
 def cmd_backtest(args: argparse.Namespace) -> int:
     from ..study.backtest import DEFAULT_CUTOFFS, backtest, publish, split
     from ..study.calibrate import setup
@@ -194,6 +222,22 @@ def register(sub) -> None:
                         "docs/img/calibration_convergence.png and docs/performance.md's calibration section")
     add_cluster_arguments(p, resume="continue the calibration in --out from its last finished generation")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("refine", help="refine the committed calibration's point estimate by a local search",
+                       description="Coordinate search from the committed ABC point estimate over common seeds, into "
+                                   "a new results folder; --publish replaces experiments/calibrated.toml and "
+                                   "calibration.json (the ABC posterior is kept).")
+    p.add_argument("--targets", default=str(paths.targets_file()), metavar="FILE",
+                   help="targets and calibration set-up (default: experiments/targets.toml)")
+    p.add_argument("--record", default=str(paths.experiment_file("calibration_record")), metavar="JSON",
+                   help="the calibration to refine (default: experiments/calibration.json)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: a new results/refine-<date-time>/)")
+    p.add_argument("--sweeps", type=int, default=None, metavar="N", help="sweeps over the parameters (default: the file's)")
+    p.add_argument("--seeds", type=int, default=None, metavar="N", help="common seeds per candidate (default: the file's)")
+    p.add_argument("--publish", action="store_true",
+                   help="replace experiments/calibrated.toml, calibration.json and docs/performance.md's calibration section")
+    add_cluster_arguments(p, resume="not supported: refine always starts afresh")
+    p.set_defaults(func=cmd_refine)
 
     p = sub.add_parser("validate", help="run the calibrated baseline over many seeds, target by target",
                        description="Validation report into a new results folder; --publish replaces docs/validation.md.")

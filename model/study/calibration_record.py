@@ -26,7 +26,12 @@ def commit_of(record: dict[str, Any]) -> str:
 
 def describe_point_estimate(point: dict[str, Any]) -> str:
     """How the point estimate was chosen, as one sentence (calibrated.toml, validation.md)."""
-    return point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
+    text = point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
+    if "refinement" in point:
+        r = point["refinement"]
+        text += (f" Then refined by `outsourcing-abm refine` ({len(r['moves'])} moves, distance "
+                 f"{r['start_distance']:.3g} to {r['distance']:.3g} over {len(r['seeds'])} common seeds).")
+    return text
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
@@ -84,6 +89,11 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
         body += (f"\nPoint estimate: {len(point['candidates'])} candidates rerun over {len(point['seeds'])} common seeds "
                  f"({len(point['candidates']) * len(point['seeds'])} more model runs, not counted above); "
                  f"chosen: {point['chosen']}.\n")
+    if "refinement" in point:
+        r = point["refinement"]
+        body += (f"\nRefinement (`outsourcing-abm refine`, commit {commit_of(r)}): "
+                 f"{r['method']}; {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; mean-target distance "
+                 f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves.\n")
     sizes = summary.get("effective_sample_sizes")
     if sizes:
         body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
