@@ -5,10 +5,16 @@ something that cannot be cut in the middle is built (a Dask cluster), and raises
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
+
+
+#: Delay before a swallowed signal is sent again (s): long enough for the hook to have returned.
+REDELIVER_AFTER_S = 0.05
 
 
 class Interrupted(KeyboardInterrupt):
@@ -19,6 +25,22 @@ def _raise_interrupted(signum: int, frame: Any) -> None:  # pragma: no cover - s
     raise Interrupted()
 
 
+def _redeliver_swallowed(hook: Any) -> Any:
+    """An unraisable hook that re-sends a signal whose exception was swallowed.
+
+    A signal handler runs between any two bytecodes of the main thread, also inside a weakref
+    callback or a ``__del__``, where Python prints the exception ("Exception ignored in ...") and
+    drops it: the stop would be lost. Sending the signal again, from another thread so that it
+    arrives after the hook has returned, lets the handler run outside that callback."""
+    def unraisable(u: Any) -> None:
+        if isinstance(u.exc_value, KeyboardInterrupt):
+            sig = signal.SIGTERM if isinstance(u.exc_value, Interrupted) else signal.SIGINT
+            threading.Timer(REDELIVER_AFTER_S, os.kill, (os.getpid(), sig)).start()
+            return
+        hook(u)
+    return unraisable
+
+
 @contextmanager
 def sigterm_interrupts() -> Iterator[None]:
     """Within the block, SIGTERM raises ``Interrupted`` (in the main thread; elsewhere a no-op)."""
@@ -26,10 +48,12 @@ def sigterm_interrupts() -> Iterator[None]:
         yield
         return
     old = signal.signal(signal.SIGTERM, _raise_interrupted)
+    old_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_swallowed(sys.unraisablehook)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+        sys.unraisablehook = old_hook
 
 
 @contextmanager
