@@ -232,7 +232,7 @@ class NumpyReference:
         rows = self._live()
         seats = self._seats_by_city(rows)
         return firm_rules.entry_utility(
-            self.p, margins, np.bincount(f["city"][rows], minlength=self.C), seats,
+            self.p, margins, firm_rules.establishments_by_market(f["city"][rows], self._market(rows), self.C), seats,
             self.city_state["employment"], self.city_state["seekers"],
             now.graduates_now, w.urban_population, now.travel, w.hub_weight, w.hub_market, w.client_contact,
             now.lever_intensity, size)

@@ -52,11 +52,6 @@ def test_a_doubled_pay_gap_moves_more(baseline_gain):
     assert inland_gain("baseline.toml", ["wage_gap_scale=2"]) > baseline_gain
 
 
-@pytest.mark.xfail(strict=True, reason="known failure of the calibrated model (docs/mechanisms.md): with every driver "
-                   "off the inland share falls by 0.066 (10 seeds): the 2005 stock is placed at its client "
-                   "hubs, but the entry rule's client-access pull (beta_hub) against ln(1 + establishments) "
-                   "has a more coastal geography of its own (beta_hub = 0: +0.11 instead, 2 seeds); strict, "
-                   "so a fix shows up here")
 def test_with_every_driver_off_the_industry_stays_with_its_clients():
     # no pay gap, no rent gap, no talent term and no policy, national or local
     # four seeds: the all-off gain is a small number against seed noise of about 0.02 a run

@@ -281,3 +281,21 @@ def test_revenue_per_seat_recovers_the_productivity_share_of_the_so_pay_gap_only
         assert low != high
         assert eps == 0.0 or (share[..., low] < share[..., high]).all()
         assert now.revenue[:, 1, :] == pytest.approx(now.revenue[:, 0, :] * 0.8)
+
+
+def test_a_cluster_draws_entrants_of_its_own_client_market_only():
+    from model.core.levers import LEVER_INDEX
+    from model.core.params import Params
+
+    city, market = np.array([0, 0, 0, 1]), np.array([0, 0, 0, 1])
+    n = firm_rules.establishments_by_market(city, market, 2)
+    assert n.tolist() == [[3, 0], [0, 1]] and n.sum() == len(city)
+    # city 0 is a coastal hub, city 1 an inland one; everything else is equal between them
+    p, C = Params(), 2
+    margins = np.full((1, 2, C), 0.2)
+    args = (np.zeros(C), np.zeros(C), np.zeros(C), np.full(C, 1e4), np.full(C, 1e6), np.zeros((C, C)),
+            np.ones(C), np.array([0, 1]), np.array([0.0]), np.zeros((C, len(LEVER_INDEX))), 100.0)
+    u, hubs = firm_rules.entry_utility(p, margins, n, *args)
+    coastal_client, inland_client = u[0, 0], u[0, 1]
+    assert coastal_client[0] - coastal_client[1] == pytest.approx(p.beta_agglomeration * (np.log(4) - np.log(1)))
+    assert inland_client[1] - inland_client[0] == pytest.approx(p.beta_agglomeration * (np.log(2) - np.log(1)))

@@ -101,7 +101,7 @@ class Params:
     """Firm location logit: weight on expected profit margin over the planning horizon (per unit
     margin). Calibrated."""
     beta_agglomeration: float = 1.0
-    """Firm location logit: weight on ln(1 + SO establishments in the city) (dimensionless).
+    """Firm location logit: weight on ln(1 + SO establishments in the city serving the entrant's client market).
     1: entry in proportion to the establishments there (Gibrat), the location-choice literature's
     agglomeration pull without a size bias."""
     beta_talent: float = 1.0

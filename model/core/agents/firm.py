@@ -99,7 +99,8 @@ class FirmAgent(RowAgent):
         rows = ft.rows()
         seats = model.seats_by_city(rows)
         return rules.entry_utility(
-            model.params, margins, np.bincount(ft.city[rows], minlength=model.n_cities), seats,
+            model.params, margins, rules.establishments_by_market(ft.city[rows], FirmAgent.market(model, rows),
+                                                                 model.n_cities), seats,
             model.city_state["employment"],
             model.city_state["seekers"], now.graduates_now, w.urban_population, now.travel,
             w.hub_weight, w.hub_market, w.client_contact, now.lever_intensity, size)

@@ -26,13 +26,16 @@ def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np
     """Deterministic utility of opening an establishment in each city.
 
     margin: expected profit margin over the planning horizon (share; set-up months without revenue
-    already taken off: see horizon_margin); n_firms: SO establishments already there;
+    already taken off: see horizon_margin); n_firms: SO establishments already there that serve
+    the same client market (a cluster draws firms selling to the same clients: shared client
+    relationships, references and managers who know that market);
     fill_rate: expected talent per open seat, bounded to [min_fill_rate, max_fill_rate];
     hub_hours: rail hours to the client hub, weighed by the segment's ``client_contact`` (0 for work
     done remotely, 1 for work that needs visits to the client). Office space is not a term: where it
     is scarce it raises the rent inside ``margin``. With beta_agglomeration = 1 an
     entrant is drawn to a city in proportion to the establishments already there, so with every
-    other term equal across cities the industry keeps its geography as it grows (Gibrat)."""
+    other term equal across cities each client market's industry keeps its geography as it grows
+    (Gibrat)."""
     return (beta_margin * margin
             + beta_agglomeration * np.log1p(n_firms)
             + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, max_fill_rate))
@@ -127,12 +130,19 @@ def setup_months(p, lever_intensity: np.ndarray) -> np.ndarray:
     return effect_total("setup", lever_intensity, lever_intensity.shape[0], default_months=p.default_setup_months)
 
 
+def establishments_by_market(city: np.ndarray, market: np.ndarray, n_cities: int) -> np.ndarray:
+    """(client markets x cities) count of establishments: ``city`` and client ``market`` (0
+    coastal and foreign, 1 inland) of each."""
+    return np.bincount(market * n_cities + city, minlength=2 * n_cities).reshape(2, n_cities)
+
+
 def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray,
                   employment: np.ndarray, seekers: np.ndarray, graduates_now: np.ndarray, urban_population: np.ndarray,
                   travel: np.ndarray, hub_weight: np.ndarray, hub_market: np.ndarray, client_contact: np.ndarray,
                   lever_intensity: np.ndarray, size: float) -> tuple[np.ndarray, np.ndarray]:
     """(segments x hubs x cities) location utility of a new establishment of ``size`` seats, and
-    the hub cities. ``margins``: (segments x client markets x cities); ``hub_market``: the client
+    the hub cities. ``margins``: (segments x client markets x cities); ``n_firms``: (client markets
+    x cities) establishments (establishments_by_market); ``hub_market``: the client
     market of every city as a hub; talent is the year's interested graduates, current seekers and
     experienced entrants."""
     vacancies = np.maximum(seats - employment, 0.0)
@@ -141,7 +151,7 @@ def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray
     margin = horizon_margin(margins[:, hub_market[hubs], :], setup_months(p, lever_intensity)[None, None, :],
                             p.amortisation_years)
     u = firm_location_utility(
-        margin, n_firms[None, None, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
+        margin, n_firms[hub_market[hubs]][None, :, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
         (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], client_contact[:, None, None],
         beta_margin=p.beta_margin, beta_agglomeration=p.beta_agglomeration,
         beta_talent=p.talent_scale * p.beta_talent, beta_hub=p.beta_hub, min_fill_rate=p.min_entry_fill_rate,
