@@ -145,9 +145,11 @@ def cmd_refine(args: argparse.Namespace) -> int:
     r = summary["point_estimate"]["refinement"]
     print(f"refine: {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; mean-target distance "
           f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves")
+    value = dict(r["start"])
     for m in r["moves"]:
-        print(f"  sweep {m['sweep']}: {m['parameter']:28s} {r['start'][m['parameter']]:.4g} -> {m['value']:.4g}"
+        print(f"  sweep {m['sweep']}: {m['parameter']:28s} {value[m['parameter']]:.4g} -> {m['value']:.4g}"
               f"   distance {m['distance']:.3g}")
+        value[m["parameter"]] = m["value"]
     print(f"wrote {out}/ (calibrated.toml, calibration.json)")
     if published is not None:
         publish(out, calibrated=paths.experiment_file("calibrated"), record_file=paths.experiment_file("calibration_record"),
