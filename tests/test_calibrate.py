@@ -116,11 +116,17 @@ def test_calibration_settings_priors_lie_in_parameter_ranges():
         assert lo <= low < high <= hi, name
 
 
+def settings_file(tmp_path: Path, line: str) -> Path:
+    """A minimal targets file whose [calibration] table holds ``line``."""
+    p = tmp_path / "t.toml"
+    p.write_text(f"[calibration]\npopulation = 10\ngenerations = 1\nseeds = 1\n{line}\n"
+                 "[calibration.priors]\nquit_rate_later = [0.01, 0.06]\n")
+    return p
+
+
 @pytest.mark.parametrize("value, ok", [("2.0", True), ("1", True), ("0.1", False), ('"wide"', False), ("true", False)])
 def test_kernel_scaling_is_checked(tmp_path, value, ok):
-    p = tmp_path / "t.toml"
-    p.write_text(f"[calibration]\npopulation = 10\ngenerations = 1\nseeds = 1\nkernel_scaling = {value}\n"
-                 "[calibration.priors]\nquit_rate_later = [0.01, 0.06]\n")
+    p = settings_file(tmp_path, f"kernel_scaling = {value}")
     if ok:
         assert load_settings(p)["kernel_scaling"] == float(value)
     else:

@@ -9,7 +9,7 @@ import pytest
 from model.core.errors import InputError
 from model.study.calibrate import load_settings
 from model.study.refine import coordinate_search, refine
-from tests.test_calibrate import TARGETS_FILE, assert_one_line_error, cli
+from tests.test_calibrate import TARGETS_FILE, assert_one_line_error, cli, settings_file
 
 BOUNDS = {"a": [0.0, 10.0], "b": [-1.0, 1.0]}
 
@@ -45,11 +45,8 @@ def test_coordinate_search_keeps_the_start_when_no_move_gains_enough():
     ("refine_min_gain = -1", "calibration.refine_min_gain: expected a number from 0.0 to 1.0"),
 ])
 def test_refine_settings_are_checked(tmp_path, line, words):
-    p = tmp_path / "t.toml"
-    p.write_text(f"[calibration]\npopulation = 10\ngenerations = 1\nseeds = 1\n{line}\n"
-                 "[calibration.priors]\nquit_rate_later = [0.01, 0.06]\n")
     with pytest.raises(InputError, match=words.replace(".", r"\.")):
-        load_settings(p)
+        load_settings(settings_file(tmp_path, line))
 
 
 def test_refine_refuses_a_record_the_scenario_does_not_run(tmp_path):

@@ -82,21 +82,16 @@ def _settings(raw: Any) -> dict[str, Any]:
         v = raw.get(key)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError(f"calibration.{key}: expected a whole number of at least 1, got {shorten(repr(v))}")
-    for key, default, least in (("rescore_particles", 0, 0), ("rescore_seeds", 20, 1)):
+    for key, default, least in (("rescore_particles", 0, 0), ("rescore_seeds", 20, 1),
+                                ("refine_sweeps", 3, 0), ("refine_seeds", 4, 1)):
         v = raw.setdefault(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or v < least:
             raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {shorten(repr(v))}")
-    for key, default, least in (("refine_sweeps", 3, 0), ("refine_seeds", 4, 1)):
-        v = raw.setdefault(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < least:
-            raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {shorten(repr(v))}")
-    for key, default, lo, hi in (("refine_step", 0.25, 0.01, 0.5), ("refine_min_gain", 0.02, 0.0, 1.0)):
+    for key, default, lo, hi in (("kernel_scaling", 1.0, 0.5, 10), ("refine_step", 0.25, 0.01, 0.5),
+                                 ("refine_min_gain", 0.02, 0.0, 1.0)):
         v = raw.setdefault(key, default)
         if not _number(v) or not lo <= v <= hi:
             raise InputError(f"calibration.{key}: expected a number from {lo} to {hi}, got {shorten(repr(v))}")
-    scaling = raw.setdefault("kernel_scaling", 1.0)
-    if not _number(scaling) or not 0.5 <= scaling <= 10:
-        raise InputError(f"calibration.kernel_scaling: expected a number from 0.5 to 10, got {shorten(repr(scaling))}")
     if not isinstance(raw.get("scenario", "baseline.toml"), str):
         raise InputError(f"calibration.scenario: expected a file name, got {shorten(repr(raw['scenario']))}")
     if not isinstance(raw.get("fixed", {}), dict):

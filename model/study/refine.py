@@ -4,9 +4,10 @@ ABC-SMC with one seed per particle in two dozen dimensions can stop far from the
 parameter set: each accepted particle is partly seed luck, and a few generations of 120
 particles do not reach the mode. A coordinate search from the point estimate fixes that cheaply:
 every free parameter in turn is moved up and down by a step (a share of its prior range, kept
-inside the prior) and, while that pays, further the same way; every candidate is run over the same few seeds (common random numbers, so
-that a move is judged on the parameters, not on seed luck), a move is kept only if it lowers the
-mean-target distance by more than ``refine_min_gain``, and the step halves after every sweep.
+inside the prior) and, while that pays, further the same way; every candidate is run over the
+same few seeds (common random numbers, so that a move is judged on the parameters, not on seed
+luck), a move is kept only if it lowers the mean-target distance by more than
+``refine_min_gain``, and the step halves after every sweep.
 
 The refined estimate is a point, not a posterior: the ABC population (posterior.csv, which
 forecasts draw from) is left as it was, and the record says both.
@@ -30,6 +31,11 @@ from .seeds import seeds_from
 REFINE_FILES = ("calibrated.toml", "calibration.json")
 
 
+def _moved(value: float, share: float, lo: float, hi: float) -> float:
+    """``value`` moved by ``share`` of the range [lo, hi], kept inside it."""
+    return min(max(value + share * (hi - lo), lo), hi)
+
+
 def coordinate_search(score: Callable[[list[dict[str, float]]], list[float]], start: dict[str, float],
                       bounds: dict[str, list[float]], *, step: float, sweeps: int,
                       min_gain: float) -> tuple[dict[str, float], float, list[dict[str, Any]]]:
@@ -43,7 +49,7 @@ def coordinate_search(score: Callable[[list[dict[str, float]]], list[float]], st
     trace: list[dict[str, Any]] = [{"sweep": 0, "parameter": None, "value": None, "distance": best}]
     for sweep in range(1, sweeps + 1):
         for name, (lo, hi) in bounds.items():
-            moves = sorted({min(max(x[name] + sign * step * (hi - lo), lo), hi) for sign in (-1, 1)} - {x[name]})
+            moves = sorted({_moved(x[name], sign * step, lo, hi) for sign in (-1, 1)} - {x[name]})
             while moves:
                 candidates = [{**x, name: v} for v in moves]
                 scores = score(candidates)
@@ -54,7 +60,7 @@ def coordinate_search(score: Callable[[list[dict[str, float]]], list[float]], st
                 x, best = candidates[i], scores[i]
                 trace.append({"sweep": sweep, "parameter": name, "value": x[name], "distance": best})
                 # keep going the way that paid, one step at a time
-                nxt = min(max(x[name] + direction * step * (hi - lo), lo), hi)
+                nxt = _moved(x[name], direction * step, lo, hi)
                 moves = [nxt] if nxt != x[name] else []
         step /= 2
     return x, best, trace
@@ -71,12 +77,12 @@ def refine(targets_path: Path, record_path: Path, out: Path, *, client: Any, com
         summary = json.loads(Path(record_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InputError(f"--record: cannot read the calibration record {record_path} ({e.__class__.__name__})") from None
-    start = summary.get("estimate")
-    if not isinstance(start, dict) or set(start) != set(s.priors):
+    recorded = summary.get("estimate")
+    if not isinstance(recorded, dict) or set(recorded) != set(s.priors):
         raise InputError(f"--record: {record_path} does not estimate the free parameters of {targets_path}")
     # The search starts from what the scenario runs: calibrated.toml's values, rounded to 4 digits.
-    inherited = {k: float(getattr(s.base, k)) for k in start}
-    if any(abs(inherited[k] - float(v)) > 1e-3 * abs(float(v)) for k, v in start.items()):
+    start = {k: float(getattr(s.base, k)) for k in recorded}
+    if any(abs(start[k] - float(v)) > 1e-3 * abs(float(v)) for k, v in recorded.items()):
         raise InputError(f"--record: the calibration scenario does not run the estimate in {record_path} "
                          "(publish that calibration first, or point --record at the published one)")
     settings = s.settings
@@ -94,17 +100,16 @@ def refine(targets_path: Path, record_path: Path, out: Path, *, client: Any, com
         evaluated.append(len(cands))
         return rescore(cands, s.base, s.targets, run_seeds, client)
 
-    start = inherited
-    point, best, trace = coordinate_search(
-        score, start, s.priors,
-        step=settings["refine_step"], sweeps=sweeps, min_gain=settings["refine_min_gain"])
+    point, best, trace = coordinate_search(score, start, s.priors, step=settings["refine_step"], sweeps=sweeps,
+                                           min_gain=settings["refine_min_gain"])
     info = {
         "method": (f"coordinate search from the ABC point estimate over {n_seeds} common seeds: each free "
                    f"parameter moved by {settings['refine_step']:g} of its prior range (halved every sweep, "
                    f"{sweeps} sweeps), a move kept if it lowers the mean-target distance by more than "
                    f"{settings['refine_min_gain']:g}"),
         "start": start, "start_distance": trace[0]["distance"], "distance": best, "seeds": run_seeds,
-        "moves": trace[1:], "candidates": sum(evaluated), "model_runs": sum(evaluated) * n_seeds, "wall_time_s": round(time.monotonic() - began, 1),
+        "moves": trace[1:], "candidates": sum(evaluated), "model_runs": sum(evaluated) * n_seeds,
+        "wall_time_s": round(time.monotonic() - began, 1),
         "command": command, "provenance": code,
     }
     summary = {**summary, "estimate": point,
