@@ -53,8 +53,10 @@ def simulate(params: Params, seed: int, progress: Callable[[int, int], None] | N
     city_year = city_year_table(model)
     region_year = region_year_table(city_year)
     quarterly = model.datacollector.get_model_vars_dataframe()
-    return RunResult(params, int(seed), city_year, region_year, outcome_metrics(city_year, region_year, params),
-                     time.perf_counter() - t0, quarterly)
+    metrics = outcome_metrics(city_year, region_year, params)
+    # The yearly tables hold year ends; the initial state (step 0) is the start year's observed stock.
+    metrics["inland_share_start"] = 1.0 - float(quarterly.loc[quarterly["step"] == 0, "coastal_share"].iloc[0])
+    return RunResult(params, int(seed), city_year, region_year, metrics, time.perf_counter() - t0, quarterly)
 
 
 def city_year_table(model: SOModel) -> pd.DataFrame:

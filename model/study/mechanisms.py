@@ -143,12 +143,23 @@ def inland_paths(sweep_dir: Path) -> tuple[Any, Any]:
     return df, runs
 
 
-def gains(paths: Any) -> dict[str, np.ndarray]:
-    """Arm -> (replications,) inland-share gain from BASE_YEAR to END_YEAR."""
+def start_shares(runs: Any) -> dict[str, np.ndarray]:
+    """Arm -> (replications,) inland share of the initial state (the start of BASE_YEAR)."""
+    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    return {arm: g.sort_values("replication")["inland_share_start"].to_numpy(float)
+            for arm, g in ok.groupby("arm", sort=False)}
+
+
+def gains(paths: Any, start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Arm -> (replications,) inland-share gain from the start of BASE_YEAR to the end of END_YEAR.
+
+    The start is the observed stock every arm begins from; a year-end BASE_YEAR baseline would
+    leave out the first year's entrants, whom the knock-outs already steer (national demand
+    more than doubles in that year)."""
     out = {}
     for arm, g in paths.groupby("arm", sort=False):
         wide = g.pivot(index="replication", columns="year", values="employment_share").sort_index()
-        out[arm] = (wide[END_YEAR] - wide[BASE_YEAR]).to_numpy(float)
+        out[arm] = wide[END_YEAR].to_numpy(float) - start[arm]
     return out
 
 
@@ -192,15 +203,16 @@ def focus_employment(sweep_dir: Path, runs: Any, focus: str, years: tuple[int, .
 
 def analyse(spec: Spec, sweep_dir: Path, focus: str) -> dict[str, Any]:
     paths, runs = inland_paths(sweep_dir)
-    g = gains(paths)
+    start = start_shares(runs)
+    g = gains(paths, start)
     names = [c.name for c in spec.channels]
     coalition = {frozenset(s): g[subset_label(frozenset(s), spec.channels)]
                  for k in range(len(names) + 1) for s in itertools.combinations(names, k)}
     phi = shapley(coalition, names)
     all_on, all_off = subset_label(frozenset(names), spec.channels), subset_label(frozenset(), spec.channels)
     fe = focus_employment(sweep_dir, runs, focus, (2021, 2022, 2023))
-    return {"paths": paths, "gains": g, "shapley": phi, "all_on": all_on, "all_off": all_off, "focus": focus,
-            "focus_employment": fe, "names": names}
+    return {"paths": paths, "start": start, "gains": g, "shapley": phi, "all_on": all_on, "all_off": all_off,
+            "focus": focus, "focus_employment": fe, "names": names}
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,15 +289,19 @@ def write_report(spec: Spec, a: dict[str, Any], doc: Path, figure: str, header: 
          "## Checks", "", "| claim | holds | numbers |", "|---|---|---|"]
     L += [f"| {claim} | {'yes' if ok else '**no**'} | {nums} |" for claim, ok, nums in results]
     L += ["", "## The inland share under each knock-out", "", f"![inland share by knock-out]({figure})", "",
-          f"| arm | inland share {BASE_YEAR} | inland share {END_YEAR} | gain {BASE_YEAR}-{END_YEAR} (mean ± s.e.) | "
-          f"90% band of the gain | {a['focus']} SO jobs 2021 | {a['focus']} SO jobs 2023 |", "|---|---|---|---|---|---|---|"]
+          f"The gain runs from the start of {BASE_YEAR} (the observed stock, the same in every arm) to the end of "
+          f"{END_YEAR}; the end-{BASE_YEAR} column shows how much of it the first year's entrants already make.", "",
+          f"| arm | inland share, start {BASE_YEAR} | end {BASE_YEAR} | end {END_YEAR} | gain {BASE_YEAR}-{END_YEAR} "
+          f"(mean ± s.e.) | 90% band of the gain | {a['focus']} SO jobs 2021 | {a['focus']} SO jobs 2023 |",
+          "|---|---|---|---|---|---|---|---|"]
     fe = a["focus_employment"]
     p = a["paths"]
     for arm, x in g.items():
         d = p[p["arm"] == arm].groupby("year")["employment_share"].mean()
         s = summary(x)
         jobs = [f"{fe.get(arm, {}).get(y, np.array([np.nan])).mean():,.0f}" for y in (2021, 2023)]
-        L.append(f"| `{arm}` | {d.get(BASE_YEAR, np.nan):.3f} | {d.get(END_YEAR, np.nan):.3f} | {_pm(s)} | "
+        L.append(f"| `{arm}` | {a['start'][arm].mean():.3f} | {d.get(BASE_YEAR, np.nan):.3f} | "
+                 f"{d.get(END_YEAR, np.nan):.3f} | {_pm(s)} | "
                  f"{s['p05']:+.3f} to {s['p95']:+.3f} | {jobs[0]} | {jobs[1]} |")
     L += ["", "Arms `on:...` switch on the channels named and switch the others off; `on:none` is every driver "
           "off. Extra arms change one thing against the baseline.", "",
