@@ -299,3 +299,15 @@ def test_a_cluster_draws_entrants_of_its_own_client_market_only():
     coastal_client, inland_client = u[0, 0], u[0, 1]
     assert coastal_client[0] - coastal_client[1] == pytest.approx(p.beta_agglomeration * (np.log(4) - np.log(1)))
     assert inland_client[1] - inland_client[0] == pytest.approx(p.beta_agglomeration * (np.log(2) - np.log(1)))
+
+
+def test_so_pay_follows_graduate_starting_pay_from_its_first_observation():
+    from model.core.data import load_graduate_pay, national_wage, so_pay_drift
+
+    pay = load_graduate_pay()["vocational_monthly_cny"]
+    first, last = int(pay.index[0]), int(pay.index[-1])
+    assert so_pay_drift(2005) == so_pay_drift(first) == 1.0
+    # drift x the average wage's growth = the graduates' starting-pay growth
+    grown = so_pay_drift(last) * national_wage(last) / national_wage(first)
+    assert grown == pytest.approx(pay[last] / pay[first], rel=1e-9)
+    assert so_pay_drift(last) < so_pay_drift(first + 4) < 1.0

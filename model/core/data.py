@@ -62,6 +62,11 @@ def load_national_wage() -> pd.DataFrame:
     return pd.read_csv(DATA_DIR / "national_wage.csv").set_index("year")
 
 
+@lru_cache(maxsize=None)
+def load_graduate_pay() -> pd.DataFrame:
+    return pd.read_csv(DATA_DIR / "graduate_pay.csv").set_index("cohort")
+
+
 def loglinear(years: np.ndarray, values: np.ndarray, at: float, growth_after: float | None = None) -> float:
     """Log-linear interpolation of a positive series; beyond the last point grow at
     ``growth_after`` a year (or the last segment's growth when None); before the first
@@ -95,7 +100,7 @@ def city_wage(points: np.ndarray, year: float, growth_shift: float = 0.0) -> np.
 @lru_cache(maxsize=None)
 def _series(table: str, column: str) -> tuple[np.ndarray, np.ndarray]:
     """(years, values) of a national series up to the last data year (read once)."""
-    df = load_national_wage() if table == "national_wage" else load_national()
+    df = {"national_wage": load_national_wage, "graduate_pay": load_graduate_pay}.get(table, load_national)()
     df = df[df.index <= LAST_DATA_YEAR]
     return df.index.to_numpy(float), df[column].to_numpy(float)
 
@@ -103,6 +108,17 @@ def _series(table: str, column: str) -> tuple[np.ndarray, np.ndarray]:
 def national_wage(year: float, growth_shift: float = 0.0) -> float:
     w = loglinear(*_series("national_wage", "wage_cny"), year)
     return w * (1.0 + growth_shift) ** (year - 2005.0)
+
+
+def so_pay_drift(year: float) -> float:
+    """SO front-line pay's growth against the national average wage's since the first graduate-pay
+    observation (1 before it): the staff are young vocational graduates, whose starting pay grew
+    about 5% a year over 2012-2022 while the average wage grew about 10%. Beyond the last
+    observation both series keep their last interval's growth."""
+    years, pay = _series("graduate_pay", "vocational_monthly_cny")
+    if year <= years[0]:
+        return 1.0
+    return (loglinear(years, pay, year) / pay[0]) / (national_wage(year) / national_wage(float(years[0])))
 
 
 def national_so_employment(year: float, growth_after: float) -> float:
