@@ -145,7 +145,7 @@ def inland_paths(sweep_dir: Path) -> tuple[Any, Any]:
 
 def start_shares(runs: Any) -> dict[str, np.ndarray]:
     """Arm -> (replications,) inland share of the initial state (the start of BASE_YEAR)."""
-    ok = runs[runs["status"] == "ok"] if "status" in runs else runs
+    ok = runs[runs["status"] == "ok"]
     return {arm: g.sort_values("replication")["inland_share_start"].to_numpy(float)
             for arm, g in ok.groupby("arm", sort=False)}
 
