@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from model.run import simulate
 from model.study.calibrate import load_settings, point_estimate, weighted_quantile
 from model.study.scenarios import load_scenario
 from model.study.seeds import particle_seeds
-from model.study.targets import Target, distance, evaluate, load_targets, summarise
+from model.study.targets import Target, distance, evaluate, fit, load_targets, summarise
 
 TARGETS_FILE = targets_file()
 
@@ -95,6 +96,18 @@ def test_distance_is_zero_at_band_centres_and_grows_outside():
     assert distance(ts, {}) == 25.0  # undefined everywhere: the capped penalty
 
 
+def test_fit_counts_only_fitted_targets_outside_their_bands():
+    ts = load_targets(TARGETS_FILE)
+    fitted = [t for t in ts if t.weight > 0]
+    checks = [t for t in ts if t.weight <= 0]
+    assert checks, "the targets file has weight-0 checks to leave out"
+    inside = {t.id: t.centre for t in fitted} | {t.id: t.high + 10 * t.half_width + 1 for t in checks}
+    assert fit(ts, inside) == (0, 0.0)
+    two_out = {**inside, fitted[0].id: fitted[0].high + fitted[0].half_width, fitted[1].id: math.nan}
+    assert fit(ts, two_out).misses == 2 and fit(ts, two_out).distance == distance(ts, two_out)
+    assert fit(ts, {}).misses == len(fitted)
+
+
 def test_particle_seeds_depend_only_on_values():
     a = particle_seeds({"x": 1.0, "y": 2.0}, 7, 3)
     assert a == particle_seeds({"y": 2.0, "x": 1.0}, 7, 3)
@@ -145,7 +158,8 @@ def test_evaluate_and_summarise_on_a_run():
 
 
 def test_point_estimate_reruns_candidates_and_overrules_a_lucky_abc_distance():
-    # The chosen estimate is the candidate with the smallest distance rerun over common seeds,
+    # The chosen estimate is the candidate with the best fit (fewest fitted targets missed, then
+    # the smallest distance) rerun over common seeds,
     # whatever single-seed ABC distance each particle happened to draw: swapping those distances
     # must not change the choice (so in one of the two orders ABC's first particle is overruled).
     priors = {"modelled_share": [0.05, 0.9], "quit_rate_later": [0.01, 0.3], "so_interest_share": [0.2, 1.0]}
@@ -160,14 +174,15 @@ def test_point_estimate_reruns_candidates_and_overrules_a_lucky_abc_distance():
         scored = pd.DataFrame([{**one, "distance": d_one}, {**other, "distance": d_other}])
         runs.append(point_estimate(scored, median, priors, base, targets, settings, 7, client=None))
     (estimate, point), (estimate_swapped, point_swapped) = runs
-    scores = {c["candidate"]: c["rescored_distance"] for c in point["candidates"]}
+    scores = {c["candidate"]: (c["rescored_misses"], c["rescored_distance"]) for c in point["candidates"]}
     assert list(scores) == ["particle 0", "particle 1", "weighted posterior median"]
     assert [c["abc_distance"] for c in point["candidates"]] == [0.5, 0.9, None]
     assert len(set(scores.values())) == 3  # the rerun tells the candidates apart
     assert point["chosen"] == min(scores, key=scores.get)
     assert estimate == {"particle 0": one, "particle 1": other, "weighted posterior median": median}[point["chosen"]]
     assert estimate_swapped == estimate
-    assert sorted(c["rescored_distance"] for c in point_swapped["candidates"]) == sorted(scores.values())
+    assert sorted((c["rescored_misses"], c["rescored_distance"]) for c in point_swapped["candidates"]) \
+        == sorted(scores.values())
     assert len(point["seeds"]) == 2 and "among the 2 final particles" in point["method"]
     # Without rescoring the medians are the estimate.
     assert point_estimate(scored, median, priors, base, [], {"rescore_particles": 0},

@@ -8,14 +8,16 @@ import pytest
 
 from model.core.errors import InputError
 from model.study.calibrate import load_settings
-from model.study.refine import coordinate_search, refine
+from model.study.refine import coordinate_search, improves, refine
+from model.study.targets import Fit
 from tests.test_calibrate import TARGETS_FILE, assert_one_line_error, cli, settings_file
 
 BOUNDS = {"a": [0.0, 10.0], "b": [-1.0, 1.0]}
 
 
 def quadratic(points):
-    return [(p["a"] - 7.3) ** 2 + 4 * (p["b"] + 2.0) ** 2 for p in points]  # b's optimum lies outside its bounds
+    # b's optimum lies outside its bounds; no point misses a target
+    return [Fit(0, (p["a"] - 7.3) ** 2 + 4 * (p["b"] + 2.0) ** 2) for p in points]
 
 
 def test_coordinate_search_finds_the_minimum_inside_the_bounds():
@@ -28,15 +30,33 @@ def test_coordinate_search_finds_the_minimum_inside_the_bounds():
 
     x, best, moves = coordinate_search(score, {"a": 1.0, "b": 0.5}, BOUNDS, step=0.25, sweeps=8, min_gain=0.0)
     assert x["a"] == pytest.approx(7.3, abs=0.1) and x["b"] == -1.0  # held at the bound nearest its optimum
-    assert best == pytest.approx(quadratic([x])[0]) and best < quadratic([{"a": 1.0, "b": 0.5}])[0]
+    assert best.distance == pytest.approx(quadratic([x])[0].distance)
+    assert best.distance < quadratic([{"a": 1.0, "b": 0.5}])[0].distance
     assert [m["distance"] for m in moves] == sorted((m["distance"] for m in moves), reverse=True)
-    assert moves[-1]["distance"] == best and moves[0]["parameter"] is None
+    assert moves[-1]["distance"] == best.distance and moves[0]["parameter"] is None
 
 
 def test_coordinate_search_keeps_the_start_when_no_move_gains_enough():
     start = {"a": 7.0, "b": -1.0}
     x, best, moves = coordinate_search(quadratic, start, BOUNDS, step=0.05, sweeps=2, min_gain=1.0)
     assert x == start and len(moves) == 1
+
+
+def test_a_move_that_misses_more_targets_is_refused_however_much_closer():
+    # a's distance falls all the way to 8, but past a = 5 one more target leaves its band
+    def score(points):
+        return [Fit(int(p["a"] > 5.0), abs(p["a"] - 8.0)) for p in points]
+
+    x, best, moves = coordinate_search(score, {"a": 1.0, "b": 0.0}, BOUNDS, step=0.1, sweeps=4, min_gain=0.0)
+    assert 4.0 <= x["a"] <= 5.0 and best.misses == 0
+    assert all(m["misses"] == 0 for m in moves)
+
+
+def test_fewer_misses_beat_a_lower_distance():
+    assert improves(Fit(2, 9.0), Fit(3, 1.0), min_gain=0.5)
+    assert not improves(Fit(3, 0.1), Fit(2, 9.0), min_gain=0.5)
+    assert not improves(Fit(2, 8.6), Fit(2, 9.0), min_gain=0.5)  # as many misses, not enough gain
+    assert improves(Fit(2, 8.4), Fit(2, 9.0), min_gain=0.5)
 
 
 @pytest.mark.parametrize("line, words", [

@@ -143,12 +143,13 @@ def cmd_refine(args: argparse.Namespace) -> int:
         summary = refine(Path(args.targets), Path(args.record), out, client=client, command=command_line(),
                          sweeps=args.sweeps, seeds=args.seeds)
     r = summary["point_estimate"]["refinement"]
-    print(f"refine: {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; mean-target distance "
-          f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves")
+    print(f"refine: {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; fitted targets missed "
+          f"{r['start_misses']} to {r['misses']}, mean-target distance {r['start_distance']:.3g} to "
+          f"{r['distance']:.3g}, in {len(r['moves'])} moves")
     value = dict(r["start"])
     for m in r["moves"]:
         print(f"  sweep {m['sweep']}: {m['parameter']:28s} {value[m['parameter']]:.4g} -> {m['value']:.4g}"
-              f"   distance {m['distance']:.3g}")
+              f"   missed {m['misses']}, distance {m['distance']:.3g}")
         value[m["parameter"]] = m["value"]
     print(f"wrote {out}/ (calibrated.toml, calibration.json)")
     if published is not None:

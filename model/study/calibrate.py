@@ -40,7 +40,7 @@ from .manifest import Job, RunFolder, jobs_digest
 from .plots import pyplot, save
 from .scenarios import load_scenario
 from .seeds import particle_seeds, seeds_from
-from .targets import Target, distance, evaluate, load_targets
+from .targets import Fit, Target, distance, evaluate, fit, load_targets
 
 #: Names that mark a folder as a calibration's (which --resume may continue).
 CALIBRATION_FILES = ("abc.db", "calibration.json", "inputs.json")
@@ -335,7 +335,8 @@ def point_estimate(scored: pd.DataFrame, median: dict[str, float],
     ``rescore_particles`` final particles (rows of ``scored``: parameter values and ``distance``)
     with the smallest ABC distance and the medians are each
     run again over the same ``rescore_seeds`` seeds (common random numbers, so that the
-    comparison is not seed luck), and the one whose mean targets lie closest is taken. With
+    comparison is not seed luck), and the one whose mean targets miss the fewest fitted bands,
+    and of those lie closest, is taken. With
     ``rescore_particles = 0`` the medians are the estimate. ``folder``: where the rescoring
     runs are recorded (and, with ``resume``, kept from an interrupted calibration)."""
     k = int(settings["rescore_particles"])
@@ -348,21 +349,22 @@ def point_estimate(scored: pd.DataFrame, median: dict[str, float],
     # [root_seed, 1]: a stream of its own, apart from the particles' seeds (particle_seeds).
     seeds = seeds_from([root_seed, 1], settings["rescore_seeds"])
     scores = rescore(candidates, base, targets, seeds, client, folder=folder, resume=resume)
-    chosen = int(np.argmin(scores))
+    chosen = min(range(len(scores)), key=scores.__getitem__)
     labels = [f"particle {int(i)}" for i in best] + ["weighted posterior median"]
     return candidates[chosen], {
-        "method": (f"lowest mean-target distance over {len(seeds)} common seeds among the {len(best)} final "
+        "method": (f"fewest fitted targets missed, then lowest distance, of the mean targets over {len(seeds)} "
+                   f"common seeds among the {len(best)} final "
                    "particles with the smallest ABC distance and the weighted posterior median"),
         "chosen": labels[chosen], "seeds": seeds,
         "candidates": [{"candidate": lab, "abc_distance": float(distances[i]) if j < len(best) else None,
-                        "rescored_distance": float(sc)}
+                        "rescored_misses": sc.misses, "rescored_distance": sc.distance}
                        for j, (lab, i, sc) in enumerate(zip(labels, [*best, -1], scores))],
     }
 
 
 def rescore(candidates: list[dict[str, float]], base: Params, targets: list[Target], seeds: list[int],
-            client: Any, folder: Path | None = None, resume: bool = False) -> list[float]:
-    """Calibration distance of each candidate's mean target values over ``seeds``, run on the
+            client: Any, folder: Path | None = None, resume: bool = False) -> list[Fit]:
+    """Fit (targets missed, distance) of each candidate's mean target values over ``seeds``, run on the
     executor (in this process when ``client`` is None). With ``folder`` the runs are recorded
     there; a resumed calibration keeps those of the same candidates and seeds."""
     from dataclasses import replace
@@ -389,7 +391,7 @@ def rescore(candidates: list[dict[str, float]], base: Params, targets: list[Targ
             rf.close()
     values = pd.DataFrame([evaluate(targets, cy, region_year_table(cy)) for cy in tables])
     n = len(seeds)
-    return [distance(targets, mean_targets(values.iloc[j * n:(j + 1) * n])) for j in range(len(candidates))]
+    return [fit(targets, mean_targets(values.iloc[j * n:(j + 1) * n])) for j in range(len(candidates))]
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:

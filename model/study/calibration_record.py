@@ -24,12 +24,19 @@ def commit_of(record: dict[str, Any]) -> str:
     return short_commit(prov["git"]) if isinstance(prov, dict) and isinstance(prov.get("git"), dict) else "?"
 
 
+def _misses(refinement: dict[str, Any]) -> str:
+    """'fitted targets missed a to b, ' (refinements recorded before misses were ranked first: '')."""
+    if "misses" not in refinement:
+        return ""
+    return f"fitted targets missed {refinement['start_misses']} to {refinement['misses']}, "
+
+
 def describe_point_estimate(point: dict[str, Any]) -> str:
     """How the point estimate was chosen, as one sentence (calibrated.toml, validation.md)."""
     text = point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
     if "refinement" in point:
         r = point["refinement"]
-        text += (f" Then refined by `outsourcing-abm refine` ({len(r['moves'])} moves, distance "
+        text += (f" Then refined by `outsourcing-abm refine` ({len(r['moves'])} moves, {_misses(r)}distance "
                  f"{r['start_distance']:.3g} to {r['distance']:.3g} over {len(r['seeds'])} common seeds).")
     return text
 
@@ -92,7 +99,7 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
     if "refinement" in point:
         r = point["refinement"]
         body += (f"\nRefinement (`outsourcing-abm refine`, commit {commit_of(r)}): "
-                 f"{r['method']}; {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; mean-target distance "
+                 f"{r['method']}; {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; {_misses(r)}mean-target distance "
                  f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves.\n")
     sizes = summary.get("effective_sample_sizes")
     if sizes:

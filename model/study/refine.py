@@ -6,8 +6,11 @@ particles do not reach the mode. A coordinate search from the point estimate fix
 every free parameter in turn is moved up and down by a step (a share of its prior range, kept
 inside the prior) and, while that pays, further the same way; every candidate is run over the
 same few seeds (common random numbers, so that a move is judged on the parameters, not on seed
-luck), a move is kept only if it lowers the mean-target distance by more than
-``refine_min_gain``, and the step halves after every sweep.
+luck), a move is kept only if its mean targets miss fewer fitted bands, or as few and lower the
+distance by more than ``refine_min_gain``; the step halves after every sweep. Misses come first
+because the distance alone (squared half-widths, capped) trades several targets pushed just
+outside their bands for one far miss brought closer: a refinement by distance alone once took the
+fit from 19 to 17 passing targets while the distance fell from 3.8 to 1.3.
 
 The refined estimate is a point, not a posterior: the ABC population (posterior.csv, which
 forecasts draw from) is left as it was, and the record says both.
@@ -26,6 +29,7 @@ from ..provenance import code_provenance
 from .calibrate import rescore, setup
 from .calibration_record import record_performance, write_calibrated
 from .seeds import seeds_from
+from .targets import Fit
 
 #: What ``refine`` writes into its output folder.
 REFINE_FILES = ("calibrated.toml", "calibration.json")
@@ -36,17 +40,22 @@ def _moved(value: float, share: float, lo: float, hi: float) -> float:
     return min(max(value + share * (hi - lo), lo), hi)
 
 
-def coordinate_search(score: Callable[[list[dict[str, float]]], list[float]], start: dict[str, float],
-                      bounds: dict[str, list[float]], *, step: float, sweeps: int,
-                      min_gain: float) -> tuple[dict[str, float], float, list[dict[str, Any]]]:
-    """Greedy coordinate search: (best point, its score, the accepted moves).
+def improves(new: Fit, old: Fit, min_gain: float) -> bool:
+    """A move pays if it misses fewer fitted targets, or as few at a distance lower by more than ``min_gain``."""
+    return new.misses < old.misses or (new.misses == old.misses and new.distance < old.distance - min_gain)
 
-    ``score`` maps a batch of points to their scores (lower is better); ``step`` is the first
+
+def coordinate_search(score: Callable[[list[dict[str, float]]], list[Fit]], start: dict[str, float],
+                      bounds: dict[str, list[float]], *, step: float, sweeps: int,
+                      min_gain: float) -> tuple[dict[str, float], Fit, list[dict[str, Any]]]:
+    """Greedy coordinate search: (best point, its fit, the accepted moves).
+
+    ``score`` maps a batch of points to their fits (``improves`` ranks them); ``step`` is the first
     move as a share of each parameter's ``bounds`` width, halved after every sweep; a parameter
     whose move paid keeps moving the same way while that pays. Points never leave the bounds."""
     x = {k: float(v) for k, v in start.items()}
     best = score([x])[0]
-    trace: list[dict[str, Any]] = [{"sweep": 0, "parameter": None, "value": None, "distance": best}]
+    trace: list[dict[str, Any]] = [{"sweep": 0, "parameter": None, "value": None, **best._asdict()}]
     for sweep in range(1, sweeps + 1):
         for name, (lo, hi) in bounds.items():
             moves = sorted({_moved(x[name], sign * step, lo, hi) for sign in (-1, 1)} - {x[name]})
@@ -54,11 +63,11 @@ def coordinate_search(score: Callable[[list[dict[str, float]]], list[float]], st
                 candidates = [{**x, name: v} for v in moves]
                 scores = score(candidates)
                 i = min(range(len(scores)), key=scores.__getitem__)
-                if scores[i] >= best - min_gain:
+                if not improves(scores[i], best, min_gain):
                     break
                 direction = 1.0 if candidates[i][name] > x[name] else -1.0
                 x, best = candidates[i], scores[i]
-                trace.append({"sweep": sweep, "parameter": name, "value": x[name], "distance": best})
+                trace.append({"sweep": sweep, "parameter": name, "value": x[name], **best._asdict()})
                 # keep going the way that paid, one step at a time
                 nxt = _moved(x[name], direction * step, lo, hi)
                 moves = [nxt] if nxt != x[name] else []
@@ -96,7 +105,7 @@ def refine(targets_path: Path, record_path: Path, out: Path, *, client: Any, com
     began = time.monotonic()
     evaluated: list[int] = []
 
-    def score(cands: list[dict[str, float]]) -> list[float]:
+    def score(cands: list[dict[str, float]]) -> list[Fit]:
         evaluated.append(len(cands))
         return rescore(cands, s.base, s.targets, run_seeds, client)
 
@@ -105,9 +114,10 @@ def refine(targets_path: Path, record_path: Path, out: Path, *, client: Any, com
     info = {
         "method": (f"coordinate search from the ABC point estimate over {n_seeds} common seeds: each free "
                    f"parameter moved by {settings['refine_step']:g} of its prior range (halved every sweep, "
-                   f"{sweeps} sweeps), a move kept if it lowers the mean-target distance by more than "
-                   f"{settings['refine_min_gain']:g}"),
-        "start": start, "start_distance": trace[0]["distance"], "distance": best, "seeds": run_seeds,
+                   f"{sweeps} sweeps), a move kept if its mean targets miss fewer fitted bands, or as few "
+                   f"at a distance lower by more than {settings['refine_min_gain']:g}"),
+        "start": start, "start_distance": trace[0]["distance"], "start_misses": trace[0]["misses"],
+        "distance": best.distance, "misses": best.misses, "seeds": run_seeds,
         "moves": trace[1:], "candidates": sum(evaluated), "model_runs": sum(evaluated) * n_seeds,
         "wall_time_s": round(time.monotonic() - began, 1),
         "command": command, "provenance": code,

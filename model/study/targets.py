@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -236,6 +236,19 @@ def distance(targets: list[Target], simulated: dict[str, float], missing_penalty
         num += t.weight * min(z2, missing_penalty)
         den += t.weight
     return num / den
+
+
+class Fit(NamedTuple):
+    """How well mean target values fit, ordered as the calibration ranks them: fewer fitted
+    targets missed first (the validation's pass/fail), then the distance."""
+    misses: int
+    distance: float
+
+
+def fit(targets: list[Target], simulated: dict[str, float]) -> Fit:
+    """Fitted targets (weight > 0) whose value lies outside its band, and the distance."""
+    missed = sum(1 for t in targets if t.weight > 0 and not t.passes(simulated.get(t.id, math.nan)))
+    return Fit(missed, distance(targets, simulated))
 
 
 def summarise(targets: list[Target], per_run: pd.DataFrame) -> pd.DataFrame:
