@@ -114,6 +114,9 @@ class Params:
     firm location logit (candidates per seat). 1: only whether the seats can be filled counts;
     above 1, a deeper pool (choice of candidates, room to grow and replace quits) keeps counting
     up to the cap. Calibrated."""
+    beta_city_size_firms: float = 0.0
+    """Firm location logit: weight on ln(urban population in millions): what a larger city offers
+    any entrant beyond SO talent (managers, suppliers, office stock, services). Calibrated."""
     beta_hub: float = 0.524
     """Firm location logit: weight on ln(1 + rail hours to the client hub), for segments whose work
     needs client visits (segments.csv client_contact). Calibrated."""
@@ -402,7 +405,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "modelled_share": (0.01, 1.0), "revenue_growth": (-0.2, 0.3), "inland_client_price_factor": (0.3, 1.5), "revenue_level": (0.1, 10), "productivity_wage_elasticity": (0, 1), "wage_gap_scale": (0, 3), "rent_gap_scale": (0, 3), "national_policy": (0, 1), "talent_scale": (0, 1), "relocation_max_seats": (0, 1e6), "demand_growth_after_2023": (-0.5, 0.5),
     "inland_client_share": (0, 1), "mean_new_firm_seats": (5, 10000), "firm_of_size_staff": (0, 1e5), "top_group_count": (1, 10000),
     "firm_size_sigma": (0, 3), "expansion_share": (0, 1), "beta_margin": (0, 100),
-    "beta_agglomeration": (-5, 5), "onboarding_per_quarter": (1, 1e7), "beta_talent": (0, 10), "beta_hub": (0, 10),
+    "beta_agglomeration": (-5, 5), "onboarding_per_quarter": (1, 1e7), "beta_talent": (0, 10), "beta_hub": (0, 10), "beta_city_size_firms": (-5, 5),
     "default_setup_months": (0, 60), "wage_cost_multiplier": (1, 3), "other_cost_share": (0, 0.9), "office_m2_per_seat": (1, 50),
     "fitout_cny_per_seat": (0, 1e6), "amortisation_years": (0.25, 50), "exit_margin": (-1, 1),
     "exit_rate_base": (0, 1), "distress_exit_rate": (0, 1), "distress_shrink_rate": (0, 1), "relocation_rate": (0, 1), "relocation_threshold": (0, 1),

@@ -20,9 +20,10 @@ def profit_margin(revenue_per_seat: np.ndarray, wage: np.ndarray, pay_multiplier
 
 
 def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np.ndarray,
-                          hub_hours: np.ndarray, client_contact: np.ndarray, *,
+                          hub_hours: np.ndarray, client_contact: np.ndarray, city_size: np.ndarray | float = 1.0, *,
                           beta_margin: float, beta_agglomeration: float, beta_talent: float,
-                          beta_hub: float, min_fill_rate: float, max_fill_rate: float = 1.0) -> np.ndarray:
+                          beta_hub: float, min_fill_rate: float, max_fill_rate: float = 1.0,
+                          beta_city_size: float = 0.0) -> np.ndarray:
     """Deterministic utility of opening an establishment in each city.
 
     margin: expected profit margin over the planning horizon (share; set-up months without revenue
@@ -31,7 +32,9 @@ def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np
     relationships, references and managers who know that market);
     fill_rate: expected talent per open seat, bounded to [min_fill_rate, max_fill_rate];
     hub_hours: rail hours to the client hub, weighed by the segment's ``client_contact`` (0 for work
-    done remotely, 1 for work that needs visits to the client). Office space is not a term: where it
+    done remotely, 1 for work that needs visits to the client); city_size: urban population in
+    millions (what a larger city offers any entrant beyond SO talent: managers, suppliers, offices
+    and services, weight beta_city_size). Office space is not a term: where it
     is scarce it raises the rent inside ``margin``. With beta_agglomeration = 1 an
     entrant is drawn to a city in proportion to the establishments already there, so with every
     other term equal across cities each client market's industry keeps its geography as it grows
@@ -39,7 +42,8 @@ def firm_location_utility(margin: np.ndarray, n_firms: np.ndarray, fill_rate: np
     return (beta_margin * margin
             + beta_agglomeration * np.log1p(n_firms)
             + beta_talent * np.log(np.clip(fill_rate, min_fill_rate, max_fill_rate))
-            - beta_hub * client_contact * np.log1p(hub_hours))
+            - beta_hub * client_contact * np.log1p(hub_hours)
+            + beta_city_size * np.log(city_size))
 
 
 def horizon_margin(margin: np.ndarray, setup_months: np.ndarray, horizon_years: float) -> np.ndarray:
@@ -153,9 +157,10 @@ def entry_utility(p, margins: np.ndarray, n_firms: np.ndarray, seats: np.ndarray
     u = firm_location_utility(
         margin, n_firms[hub_market[hubs]][None, :, :], expected_fill_rate(talent, vacancies, size)[None, None, :],
         (travel[hubs, :] / MINUTES_PER_HOUR)[None, :, :], client_contact[:, None, None],
+        (urban_population / 1e6)[None, None, :],
         beta_margin=p.beta_margin, beta_agglomeration=p.beta_agglomeration,
         beta_talent=p.talent_scale * p.beta_talent, beta_hub=p.beta_hub, min_fill_rate=p.min_entry_fill_rate,
-        max_fill_rate=p.talent_depth_cap)
+        max_fill_rate=p.talent_depth_cap, beta_city_size=p.beta_city_size_firms)
     return u, hubs
 
 
