@@ -96,9 +96,10 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
         body += (f"\nPoint estimate: {len(point['candidates'])} candidates rerun over {len(point['seeds'])} common seeds "
                  f"({len(point['candidates']) * len(point['seeds'])} more model runs, not counted above); "
                  f"chosen: {point['chosen']}.\n")
-    if "refinement" in point:
-        r = point["refinement"]
-        body += (f"\nRefinement (`outsourcing-abm refine`, commit {commit_of(r)}): "
+    refinements = [*point.get("earlier_refinements", []), *([point["refinement"]] if "refinement" in point else [])]
+    for i, r in enumerate(refinements, 1):
+        label = f"Refinement {i} of {len(refinements)}" if len(refinements) > 1 else "Refinement"
+        body += (f"\n{label} (`outsourcing-abm refine`, commit {commit_of(r)}): "
                  f"{r['method']}; {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; {_misses(r)}mean-target distance "
                  f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves.\n")
     sizes = summary.get("effective_sample_sizes")

@@ -112,7 +112,7 @@ def refine(targets_path: Path, record_path: Path, out: Path, *, client: Any, com
     point, best, trace = coordinate_search(score, start, s.priors, step=settings["refine_step"], sweeps=sweeps,
                                            min_gain=settings["refine_min_gain"])
     info = {
-        "method": (f"coordinate search from the ABC point estimate over {n_seeds} common seeds: each free "
+        "method": (f"coordinate search from the recorded point estimate over {n_seeds} common seeds: each free "
                    f"parameter moved by {settings['refine_step']:g} of its prior range (halved every sweep, "
                    f"{sweeps} sweeps), a move kept if its mean targets miss fewer fitted bands, or as few "
                    f"at a distance lower by more than {settings['refine_min_gain']:g}"),
@@ -122,8 +122,11 @@ def refine(targets_path: Path, record_path: Path, out: Path, *, client: Any, com
         "wall_time_s": round(time.monotonic() - began, 1),
         "command": command, "provenance": code,
     }
+    before = summary.get("point_estimate", {})
+    # a refinement of a refined estimate keeps the record of the earlier ones
+    earlier = [*before.get("earlier_refinements", []), *([before["refinement"]] if "refinement" in before else [])]
     summary = {**summary, "estimate": point,
-               "point_estimate": {**summary.get("point_estimate", {}), "refinement": info}}
+               "point_estimate": {**before, "refinement": info, **({"earlier_refinements": earlier} if earlier else {})}}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "calibration.json", summary)
     write_calibrated(out / "calibrated.toml", summary)
