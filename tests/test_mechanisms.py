@@ -20,10 +20,6 @@ FAST = ["end_year=2023", "persons_per_agent=200"]
 # these tests re-check part of docs/mechanisms.md rather than seeds of their own.
 _STUDY = tomllib.loads((experiments_dir() / "mechanisms.toml").read_text(encoding="utf-8"))
 SEEDS = tuple(int(s) for s in design_seeds(_STUDY["root_seed"], 1, 4, crn=True)[0])
-_REFINED = ("known failure of the calibration refined on the graduate-pay model (docs/mechanisms.md, 20 seeds): "
-            "the refinement moved beta_talent to its upper and beta_margin to its lower prior bound, and talent now "
-            "leads the shift (Shapley talent +0.168, wage +0.074); at the point before that refinement the check "
-            "holds (README); strict, so a fix shows up here")
 ALL_OFF = ["wage_gap_scale=0", "rent_gap_scale=0", "talent_scale=0", "national_policy=0"]
 
 
@@ -56,7 +52,6 @@ def test_the_baseline_moves_the_industry_inland(baseline_gain):
     assert baseline_gain >= 0.10
 
 
-@pytest.mark.xfail(strict=True, reason="without the pay gap the gain is +0.257 against +0.325, 79%: " + _REFINED)
 def test_without_the_pay_gap_most_of_the_shift_is_gone(baseline_gain):
     assert inland_gain("baseline.toml", ["wage_gap_scale=0"]) <= 0.4 * baseline_gain
 
@@ -65,7 +60,6 @@ def test_a_doubled_pay_gap_moves_more(baseline_gain):
     assert inland_gain("baseline.toml", ["wage_gap_scale=2"]) > baseline_gain
 
 
-@pytest.mark.xfail(strict=True, reason="with every driver off the share moves +0.071: " + _REFINED)
 def test_with_every_driver_off_the_industry_stays_with_its_clients():
     # no pay gap, no rent gap, no talent term and no policy, national or local
     # four seeds: the all-off gain is a small number against seed noise of about 0.02 a run

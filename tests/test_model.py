@@ -143,15 +143,25 @@ def baseline_runs():
 def test_coastal_share_falls_while_inland_gains(baseline_runs):
     for r in baseline_runs:
         ry = r.region_year.pivot(index="year", columns="region", values="employment_share")
-        assert ry.loc[2005, "coastal"] > 0.75
         assert ry.loc[2025, "coastal"] < ry.loc[2005, "coastal"] - 0.15
         emp = r.region_year.pivot(index="year", columns="region", values="employment")
         assert emp.loc[2025, ["central", "western"]].sum() > 5 * emp.loc[2008, ["central", "western"]].sum()
 
 
-@pytest.mark.xfail(strict=True, reason="known failure of the refined calibration: in seed 0 the coastal share falls "
-                   "5 points in 2006 already (0.824 to 0.776), before the coastal wage lead has grown by a tenth, "
-                   "where the sources have coastal cities favoured until about 2006; strict, so a fix shows up here")
+@pytest.mark.xfail(strict=True, reason="known failure of the refined calibration: the 2005 stock is about 200 "
+                   "establishments of lognormal sizes, each at a client hub drawn with inland_client_share 0.196, and "
+                   "in seed 0 only 0.742 of its seats start on the coast (0.729 at the end of 2005; seeds 1-2: 0.826, "
+                   "0.838); strict, so a fix shows up here")
+def test_every_run_starts_with_three_quarters_of_the_industry_on_the_coast(baseline_runs):
+    # 87.5% of offshore execution was in the eastern provinces as late as 2011 (east_share_2011)
+    for r in baseline_runs:
+        ry = r.region_year.pivot(index="year", columns="region", values="employment_share")
+        assert 1.0 - r.metrics["inland_share_start"] > 0.75 and ry.loc[2005, "coastal"] > 0.75
+
+
+@pytest.mark.xfail(strict=True, reason="known failure of the refined calibration: in seed 1 the coastal share falls "
+                   "2.7 points in 2006 already (0.854 to 0.827), where the sources have coastal cities favoured until "
+                   "about 2006 (seeds 0 and 2 pass); strict, so a fix shows up here")
 def test_the_shift_starts_after_2006_once_the_wage_lead_has_grown(baseline_runs):
     # "Coastal favoured until about 2006, inland gains after" (public_stats, regional shift)
     for r in baseline_runs:
@@ -205,7 +215,8 @@ def test_neijiangs_first_firm_operates_from_2008_as_the_source_says(baseline_run
 
 
 @pytest.mark.xfail(strict=True, reason="known failure of the refined calibration: Neijiang pays more than 0.80 of "
-                   "Chengdu and Chongqing (0.836 in 2021 over 20 seeds, target nj_wage_ratio in docs/validation.md)")
+                   "Chengdu and Chongqing (0.820 in 2021 over 20 seeds, target nj_wage_ratio in docs/validation.md; "
+                   "2020-22 means of seeds 0-2: 0.829, 0.845, 0.813)")
 def test_neijiang_pay_is_70_to_80_percent_of_chengdu_and_chongqing_around_2021(baseline_runs):
     # "Around 2021": each run's mean ratio over 2020-2022, which steadies a three-seed test; the
     # single-year 2021 ratio over 20 seeds is target nj_wage_ratio in docs/validation.md.
