@@ -98,8 +98,7 @@ class Params:
     """Largest share of one establishment's seats cut in a quarter when national demand falls short
     of seats (1/quarter). Assumption."""
     beta_margin: float = 4.959
-    """Firm location logit: weight on expected profit margin over the planning horizon (per unit
-    margin). Calibrated."""
+    """Firm location logit: weight on expected profit margin over the planning horizon (per unit margin). Calibrated."""
     beta_agglomeration: float = 1.0
     """Firm location logit: weight on ln(1 + SO establishments in the city serving the entrant's client market).
     1: entry in proportion to the establishments there (Gibrat), the location-choice literature's
@@ -115,11 +114,10 @@ class Params:
     above 1, a deeper pool (choice of candidates, room to grow and replace quits) keeps counting
     up to the cap. Calibrated."""
     beta_city_size_firms: float = 0.0
-    """Firm location logit: weight on ln(urban population in millions): what a larger city offers
-    any entrant beyond SO talent (managers, suppliers, office stock, services). Calibrated."""
+    """Firm location logit: weight on ln(urban population in millions) (managers, suppliers, offices). Calibrated."""
     beta_hub: float = 0.524
-    """Firm location logit: weight on ln(1 + rail hours to the client hub), for segments whose work
-    needs client visits (segments.csv client_contact). Calibrated."""
+    """Firm location logit: weight on ln(1 + rail hours to the client hub), for work needing client visits
+    (segments.csv client_contact). Calibrated."""
     default_setup_months: float = 12.0
     """Months from first contact to operation without a fast-set-up policy (months). Assumption;
     Neijiang's task force did it in ~4.3 months (seed article 000: four months to sign, ten days to operate)."""
@@ -178,11 +176,10 @@ class Params:
     """Scales every city's log deviation of office rent from the cities' geometric mean, scarcity
     premium included (0 = the same rent everywhere, 1 = the data). A what-if and knock-out control."""
     talent_scale: float = 1.0
-    """Scales where talent is as a location factor: firms' weight on the expected fill rate, and every
-    tie that keeps job seekers near a place (distance from home, home province and city, college
-    city, networks; the wider labour force entering where it lives) (1 = as estimated, 0 = talent
-    follows the jobs and firms ignore it); it also scales graduates' weight on city size
-    (beta_city_size_graduates). A what-if and knock-out control."""
+    """Scales talent as a location factor: firms' weight on the expected fill rate, every tie keeping
+    seekers near a place (home distance, province and city, college city, networks, locals entering
+    where they live) and graduates' weight on city size (1 = as estimated, 0 = talent follows the
+    jobs, firms ignore it). A what-if and knock-out control."""
     national_policy: float = 1.0
     """Share of the national demonstration-city preferences in force: the lower income tax of
     certified service enterprises and national SO funds (1 = as legislated, 0 = none). A knock-out control."""
