@@ -8,11 +8,13 @@ commands; ``paths`` is the only place that knows the repository layout and defau
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
+from typing import NoReturn
 
 from ..core.errors import InputError
-from ..study.signals import sigterm_interrupts
+from ..study.signals import exit_on_sigterm, sigterm_interrupts
 from . import explain, run, study
 from .common import OneLineParser
 
@@ -41,6 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("always", InputWarning)
     with sigterm_interrupts():  # a polite kill ends like Ctrl-C: cleaned up, exit 130
         return _run(argv)
+
+
+def entry() -> NoReturn:
+    """The console command (``outsourcing-abm``, ``python -m model``): ``main`` on sys.argv, then
+    the exit handlers, then out. Its results are written by the time ``main`` returns, so a polite
+    kill after that ends with the command's own code. The interpreter's own teardown is skipped:
+    it first puts SIGTERM back to its default, and then freeing numpy, pandas and Dask took
+    about 0.3 s here, in which a kill ended a finished command as killed by signal (-15)."""
+    code = main()
+    exit_on_sigterm(code)
+    atexit._run_exitfuncs()  # what a normal exit runs: Dask's and logging's clean-up
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
 
 
 def _run(argv: list[str] | None) -> int:

@@ -71,3 +71,18 @@ def interrupts_deferred() -> Iterator[list[int]]:
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+
+
+def exit_on_sigterm(code: int) -> None:
+    """From now on SIGTERM ends the process at once with ``code``: for the teardown after a
+    command has finished, when there is nothing left to clean up or keep."""
+    def leave(signum: int, frame: Any) -> None:  # pragma: no cover - signal path
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, RuntimeError, ValueError):  # closed, or a write in progress
+                pass
+        os._exit(code)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, leave)
