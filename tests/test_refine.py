@@ -86,3 +86,25 @@ def test_refine_refuses_a_record_the_scenario_does_not_run(tmp_path):
 ])
 def test_refine_bad_input_is_a_one_line_error(args, words):
     assert_one_line_error(cli(*args, "--workers", "1"), *words)
+
+
+def test_refining_a_refined_estimate_keeps_the_earlier_refinement(tmp_path, monkeypatch):
+    # Score without running the model: one fitted target missed unless beta_hub is raised, so the
+    # search makes at least one move and a record of it.
+    import model.study.refine as refine_module
+
+    def fake_rescore(cands, base, targets, seeds, client):
+        return [Fit(0 if c["beta_hub"] > base.beta_hub else 1, abs(c["beta_hub"] - 2.0)) for c in cands]
+
+    monkeypatch.setattr(refine_module, "rescore", fake_rescore)
+    record = TARGETS_FILE.parent / "calibration.json"
+    before = json.loads(record.read_text())["point_estimate"]
+    summary = refine(TARGETS_FILE, record, tmp_path / "out", client=None, sweeps=1, seeds=1)
+    point = summary["point_estimate"]
+    assert point["refinement"]["misses"] == 0 and point["refinement"]["start_misses"] == 1
+    assert summary["estimate"]["beta_hub"] > json.loads(record.read_text())["estimate"]["beta_hub"]
+    earlier = [*before.get("earlier_refinements", []), *([before["refinement"]] if "refinement" in before else [])]
+    assert point["earlier_refinements"] == earlier and point["refinement"] not in earlier
+    written = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert written["point_estimate"] == point
+    assert "recorded point estimate" in point["refinement"]["method"]
