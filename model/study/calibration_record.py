@@ -36,7 +36,9 @@ def describe_point_estimate(point: dict[str, Any]) -> str:
     text = point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
     if "refinement" in point:
         r = point["refinement"]
-        text += (f" Then refined by `outsourcing-abm refine` ({len(r['moves'])} moves, {_misses(r)}distance "
+        times = 1 + len(point.get("earlier_refinements", []))
+        text += (f" Then refined by `outsourcing-abm refine`{f' {times} times, the last' if times > 1 else ''} "
+                 f"({len(r['moves'])} moves, {_misses(r)}distance "
                  f"{r['start_distance']:.3g} to {r['distance']:.3g} over {len(r['seeds'])} common seeds).")
     return text
 
