@@ -235,9 +235,9 @@ class Params:
 
     # --- graduates and other entrants -----------------------------------------
     so_interest_share: float = 1.0
-    """Share of a city's graduates who weigh SO work at all (0-1), against the outside option
-    (outside_option_utility); firms count only them as graduate talent. Calibrated (1: every
-    graduate of cities.csv graduates_2021)."""
+    """Share of a city's graduates who weigh SO work at all (0-1). 1: every graduate of
+    cities.csv graduates_2021 weighs it against the outside option, whose utility
+    (outside_option_utility, calibrated) sets how many seek SO work."""
     graduate_local_share: float = 0.7
     """Share of a college's graduates whose home is the college city (0-1). Source: assumption;
     Huang, Xing and Cui (IZA DP 12462): graduates prefer home and their college city."""
