@@ -14,7 +14,7 @@ import sys
 from typing import NoReturn
 
 from ..core.errors import InputError
-from ..study.signals import exit_on_sigterm, sigterm_interrupts
+from ..study.signals import exit_now, exit_on_sigterm, sigterm_interrupts
 from . import explain, run, study
 from .common import OneLineParser
 
@@ -54,9 +54,7 @@ def entry() -> NoReturn:
     code = main()
     exit_on_sigterm(code)
     atexit._run_exitfuncs()  # what a normal exit runs: Dask's and logging's clean-up
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    os._exit(code)
+    exit_now(code)
 
 
 def _run(argv: list[str] | None) -> int:

@@ -31,12 +31,17 @@ def _misses(refinement: dict[str, Any]) -> str:
     return f"fitted targets missed {refinement['start_misses']} to {refinement['misses']}, "
 
 
+def refinements(point: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every refinement a point estimate went through, oldest first (the last is ``refinement``)."""
+    return [*point.get("earlier_refinements", []), *([point["refinement"]] if "refinement" in point else [])]
+
+
 def describe_point_estimate(point: dict[str, Any]) -> str:
     """How the point estimate was chosen, as one sentence (calibrated.toml, validation.md)."""
     text = point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
     if "refinement" in point:
         r = point["refinement"]
-        times = 1 + len(point.get("earlier_refinements", []))
+        times = len(refinements(point))
         text += (f" Then refined by `outsourcing-abm refine`{f' {times} times, the last' if times > 1 else ''} "
                  f"({len(r['moves'])} moves, {_misses(r)}distance "
                  f"{r['start_distance']:.3g} to {r['distance']:.3g} over {len(r['seeds'])} common seeds).")
@@ -98,9 +103,9 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
         body += (f"\nPoint estimate: {len(point['candidates'])} candidates rerun over {len(point['seeds'])} common seeds "
                  f"({len(point['candidates']) * len(point['seeds'])} more model runs, not counted above); "
                  f"chosen: {point['chosen']}.\n")
-    refinements = [*point.get("earlier_refinements", []), *([point["refinement"]] if "refinement" in point else [])]
-    for i, r in enumerate(refinements, 1):
-        label = f"Refinement {i} of {len(refinements)}" if len(refinements) > 1 else "Refinement"
+    done = refinements(point)
+    for i, r in enumerate(done, 1):
+        label = f"Refinement {i} of {len(done)}" if len(done) > 1 else "Refinement"
         body += (f"\n{label} (`outsourcing-abm refine`, commit {commit_of(r)}): "
                  f"{r['method']}; {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; {_misses(r)}mean-target distance "
                  f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves.\n")

@@ -27,7 +27,7 @@ from ..core.errors import InputError
 from ..files import check_writable, copy_atomic, write_json_atomic
 from ..provenance import code_provenance
 from .calibrate import rescore, setup
-from .calibration_record import record_performance, write_calibrated
+from .calibration_record import record_performance, refinements, write_calibrated
 from .seeds import seeds_from
 from .targets import Fit
 
@@ -123,8 +123,7 @@ def refine(targets_path: Path, record_path: Path, out: Path, *, client: Any, com
         "command": command, "provenance": code,
     }
     before = summary.get("point_estimate", {})
-    # a refinement of a refined estimate keeps the record of the earlier ones
-    earlier = [*before.get("earlier_refinements", []), *([before["refinement"]] if "refinement" in before else [])]
+    earlier = refinements(before)  # a refinement of a refined estimate keeps the record of the earlier ones
     summary = {**summary, "estimate": point,
                "point_estimate": {**before, "refinement": info, **({"earlier_refinements": earlier} if earlier else {})}}
     out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 
 #: Delay before a swallowed signal is sent again (s): long enough for the hook to have returned.
@@ -73,16 +73,18 @@ def interrupts_deferred() -> Iterator[list[int]]:
             signal.signal(s, h)
 
 
+def exit_now(code: int) -> NoReturn:
+    """Flush stdout and stderr and end the process with ``code``, skipping the interpreter's teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, RuntimeError, ValueError):  # closed, or a write in progress (in a signal handler)
+            pass
+    os._exit(code)
+
+
 def exit_on_sigterm(code: int) -> None:
     """From now on SIGTERM ends the process at once with ``code``: for the teardown after a
     command has finished, when there is nothing left to clean up or keep."""
-    def leave(signum: int, frame: Any) -> None:  # pragma: no cover - signal path
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, RuntimeError, ValueError):  # closed, or a write in progress
-                pass
-        os._exit(code)
-
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, leave)
+        signal.signal(signal.SIGTERM, lambda signum, frame: exit_now(code))
