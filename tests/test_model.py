@@ -237,3 +237,31 @@ def test_mesa_batch_run_drives_the_model():
     assert all(r["coastal_share"] > 0.5 for r in rows)
     steps = {r["end_year"]: r["Step"] for r in rows}
     assert steps == {2006: 8, 2007: 12}
+
+
+def test_relocation_weighs_staying_against_the_better_margin_cities():
+    """A reviewing establishment moves only to a city whose margin beats its own by the threshold,
+    and the location logit can keep it where it is: clients, talent and cluster count, not margin
+    alone (before the stay option every reviewer with an eligible city moved, most to the cheapest)."""
+    import dataclasses
+
+    m = short_model(seed=3)
+    while m.running:
+        m.step()
+    m.params = dataclasses.replace(m.params, relocation_rate=1.0, relocation_max_seats=10**9)
+    ft = m.firms_table
+    rows = ft.rows()
+    review = rows[ft.operating[rows]]
+    margins = FirmAgent.city_margins(m, entrant=True)
+    gain = margins[ft.segment[review], FirmAgent.market(m, review), :] - ft.margin[review][:, None]
+    gain[np.arange(len(review)), ft.city[review]] = -np.inf
+    eligible = review[(gain > m.params.relocation_threshold).any(axis=1)]
+    best_gain = dict(zip(review.tolist(), gain.tolist()))
+    before = ft.city.copy()
+    FirmAgent.relocate(m)
+    movers = review[ft.city[review] != before[review]]
+    assert len(eligible) > 20
+    assert set(movers.tolist()) <= set(eligible.tolist())
+    assert 0 < len(movers) < 0.9 * len(eligible)
+    for row in movers.tolist():
+        assert best_gain[row][ft.city[row]] > m.params.relocation_threshold

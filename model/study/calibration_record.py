@@ -39,6 +39,9 @@ def refinements(point: dict[str, Any]) -> list[dict[str, Any]]:
 def describe_point_estimate(point: dict[str, Any]) -> str:
     """How the point estimate was chosen, as one sentence (calibrated.toml, validation.md)."""
     text = point["method"] + (f"; chosen: {point['chosen']}." if "chosen" in point else ".")
+    for move in point.get("hand_moves", []):  # set between refinements when the model changed under the estimate
+        text += (f" After refinement {move['after_refinements']}, moved by hand to "
+                 f"{', '.join(f'{k} = {v:g}' for k, v in move['set'].items())} ({move['why']}).")
     if "refinement" in point:
         r = point["refinement"]
         times = len(refinements(point))

@@ -250,8 +250,10 @@ class FirmAgent(RowAgent):
 
     @classmethod
     def relocate(cls, model) -> None:
-        """Small establishments review their location now and then and move where the margin is
-        higher by more than relocation_threshold (destination by the location logit)."""
+        """Small establishments review their location now and then: the location logit chooses
+        between staying and the cities where the margin is higher by more than
+        relocation_threshold (a cheaper city must also beat the current one on talent, clients and
+        cluster to draw the move)."""
         p, ft, rng = model.params, model.firms_table, model.rng
         rows = ft.rows()
         op = rows[ft.operating[rows]]
@@ -264,9 +266,12 @@ class FirmAgent(RowAgent):
         gain[np.arange(len(review)), ft.city[review]] = -np.inf
         u, hubs = cls.entry_utility(model, margins, p.mean_new_firm_seats)
         hub_pos = np.searchsorted(hubs, ft.hub[review])
+        here = ft.city[review]
         util = np.where(gain > p.relocation_threshold, u[ft.segment[review], hub_pos, :], -np.inf)
+        util[np.arange(len(review)), here] = u[ft.segment[review], hub_pos, here]
         dest = choice.sample_choices(choice.logit_probabilities(util, axis=1), np.arange(len(review)), rng)
-        movers, dest = review[dest >= 0], dest[dest >= 0]
+        moving = dest != here
+        movers, dest = review[moving], dest[moving]
         if len(movers) == 0:
             return
         model.flows["relocations_out"] += np.bincount(ft.city[movers], minlength=model.n_cities)
