@@ -148,10 +148,6 @@ def test_coastal_share_falls_while_inland_gains(baseline_runs):
         assert emp.loc[2025, ["central", "western"]].sum() > 5 * emp.loc[2008, ["central", "western"]].sum()
 
 
-@pytest.mark.xfail(strict=True, reason="known failure of the refined calibration: the 2005 stock is about 200 "
-                   "establishments of lognormal sizes, each at a client hub drawn with inland_client_share 0.196, and "
-                   "in seed 0 only 0.742 of its seats start on the coast (0.729 at the end of 2005; seeds 1-2: 0.826, "
-                   "0.838); strict, so a fix shows up here")
 def test_every_run_starts_with_three_quarters_of_the_industry_on_the_coast(baseline_runs):
     # 87.5% of offshore execution was in the eastern provinces as late as 2011 (east_share_2011)
     for r in baseline_runs:

@@ -18,6 +18,17 @@ def test_logit_probabilities_sum_to_one_and_respect_minus_infinity():
     assert choice.logit_probabilities(np.array([1000.0, 999.0])).sum() == pytest.approx(1)
 
 
+def test_systematic_sizes_give_each_category_its_share_within_one_item():
+    rng = np.random.default_rng(5)
+    p = np.array([0.5, 0.0, 0.3, 0.2])
+    for _ in range(20):
+        sizes = choice.lognormal_sizes(200, 50.0, 1.2, rng)
+        cat = choice.systematic_by_size(sizes, p, rng)
+        share = np.bincount(cat, weights=sizes, minlength=len(p)) / sizes.sum()
+        assert np.all(np.abs(share - p) <= sizes.max() / sizes.sum() + 1e-12)
+        assert not (cat == 1).any()  # a category of probability 0 gets nothing
+
+
 def test_sample_choices_matches_probabilities():
     rng = np.random.default_rng(0)
     probs = np.array([[0.2, 0.8, 0.0], [0.0, 0.0, 0.0]])

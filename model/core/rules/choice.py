@@ -41,6 +41,15 @@ def lognormal_sizes(n: int, mean: float, sigma: float, rng: np.random.Generator)
     return rng.lognormal(mu, sigma, n)
 
 
+def systematic_by_size(sizes: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A category for each item such that category k's share of the total size is ``p[k]`` to
+    within one item: systematic sampling along the items' cumulative size (one random offset),
+    so that a few large items cannot swing the shares the way independent draws do."""
+    mid = (np.cumsum(sizes) - sizes / 2) / sizes.sum()
+    position = (mid + rng.random()) % 1.0
+    return np.minimum(np.searchsorted(np.cumsum(p) / np.sum(p), position, side="right"), len(p) - 1)
+
+
 def rank_within_groups(group: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A random order of items grouped by ``group`` (ascending), and each item's rank within its
     group in that order: (order, rank) with ``rank[i]`` the rank of item ``order[i]``."""
