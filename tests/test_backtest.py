@@ -90,6 +90,7 @@ def test_bad_backtest_options_are_one_line_exit_2(args, field, tmp_path):
     assert not (tmp_path / "bt").exists()
 
 
+@pytest.mark.slow  # over a minute on CI's two cores; `./dev test -m slow` runs it
 def test_a_small_backtest_writes_the_table_report_and_records(tmp_path):
     out = tmp_path / "bt"
     results = backtest(TARGETS, out, cutoffs=(2019,), client=None, population=3, generations=1, seeds=1, draws=2,

@@ -244,6 +244,7 @@ def test_later_year_screenshot(session):
     s.check_clean()
 
 
+@pytest.mark.slow  # over a minute on CI's two cores; `./dev test -m slow` runs it
 def test_five_sessions_stepping_at_once(chromium, visual_server):
     """Bounded load: 5 sessions press Step together, 3 rounds; the server keeps answering
     plain HTTP meanwhile and every session advances by exactly its own steps."""

@@ -289,6 +289,7 @@ def test_calibration_recovers_known_parameters_reduced(tmp_path):
     assert s["model_runs"] >= 20 * 3 * 2
 
 
+@pytest.mark.slow  # over a minute on CI's two cores; `./dev test -m slow` runs it
 def test_calibration_on_dask_writes_outputs_and_resumes(tmp_path):
     s = recover(tmp_path, population=6, generations=1, seeds=1, workers=2)
     assert (tmp_path / "cal" / "convergence.png").stat().st_size > 10_000

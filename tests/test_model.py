@@ -155,9 +155,6 @@ def test_every_run_starts_with_three_quarters_of_the_industry_on_the_coast(basel
         assert 1.0 - r.metrics["inland_share_start"] > 0.75 and ry.loc[2005, "coastal"] > 0.75
 
 
-@pytest.mark.xfail(strict=True, reason="known failure of the refined calibration: in seed 1 the coastal share falls "
-                   "2.7 points in 2006 already (0.854 to 0.827), where the sources have coastal cities favoured until "
-                   "about 2006 (seeds 0 and 2 pass); strict, so a fix shows up here")
 def test_the_shift_starts_after_2006_once_the_wage_lead_has_grown(baseline_runs):
     # "Coastal favoured until about 2006, inland gains after" (public_stats, regional shift)
     for r in baseline_runs:
@@ -202,9 +199,6 @@ def test_the_transitional_park_costs_what_the_source_spent(baseline_runs):
         assert nj.loc[:2018, "spend_park_capacity_cny"].sum() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="known failure of the refined calibration: endogenous entrants can reach "
-                   "Neijiang before the known 2008 entrant (first year with an establishment 2007 in seed 1; median "
-                   "2006 over 20 seeds, docs/validation.md nj_first_firm)")
 def test_neijiangs_first_firm_operates_from_2008_as_the_source_says(baseline_runs):
     # the source: one firm in 2008, none before; the known entry opens in 2008 and must operate that year
     assert all(r.metrics["focus_first_firm_year"] == 2008 for r in baseline_runs)

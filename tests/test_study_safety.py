@@ -515,6 +515,7 @@ modelled_share = [0.25, 0.45]
 """
 
 
+@pytest.mark.slow  # over a minute on CI's two cores; `./dev test -m slow` runs it
 def test_calibrate_write_elsewhere_leaves_the_committed_calibration_alone(checkout):
     t = checkout / "work" / "synth.toml"
     t.write_text(SYNTH_TARGETS.format(scenario=checkout / "experiments" / "baseline.toml"))
