@@ -121,12 +121,16 @@ class FirmAgent(RowAgent):
         return choice.lognormal_sizes(n, model.params.mean_new_firm_seats, model.params.firm_size_sigma, model.rng)
 
     @staticmethod
-    def draw_hubs(model, n: int) -> np.ndarray:
-        """Client hub city of ``n`` new establishments: an inland hub with the current inland
-        client share, else a coastal hub, each by its hub weight."""
+    def hub_probabilities(model) -> np.ndarray:
+        """Chance that a new establishment's clients sit in each city: an inland hub with the
+        current inland client share, else a coastal hub, each by its hub weight."""
         w = model.world
-        return model.rng.choice(model.n_cities, size=n, p=rules.hub_probabilities(w.hub_weight, w.inland_hub,
-                                                                                   model.now.inland_client_share))
+        return rules.hub_probabilities(w.hub_weight, w.inland_hub, model.now.inland_client_share)
+
+    @classmethod
+    def draw_hubs(cls, model, n: int) -> np.ndarray:
+        """Client hub city of ``n`` new establishments, drawn independently."""
+        return model.rng.choice(model.n_cities, size=n, p=cls.hub_probabilities(model))
 
     @classmethod
     def open(cls, model, city, segment, hub, seats, *, operating: bool, parent=None) -> np.ndarray:
@@ -336,9 +340,10 @@ class FirmAgent(RowAgent):
 
     @classmethod
     def place_initial(cls, model, seats_total: float) -> None:
-        """The start year's establishments sit next to their clients: sizes, segments and client
-        hubs as for any entrant, each in its hub city, operating at once. Every later location is
-        the establishments' own choice."""
+        """The start year's establishments sit next to their clients: sizes and segments as for
+        any entrant, client hubs with the entrants' probabilities but allotted along cumulative
+        seats, each in its hub city, operating at once. Every later location is the
+        establishments' own choice."""
         p, rng, w = model.params, model.rng, model.world
         n = max(1, int(round(seats_total / p.mean_new_firm_seats)))
         sizes = cls.draw_sizes(model, n)
@@ -346,8 +351,7 @@ class FirmAgent(RowAgent):
         seg = rng.choice(len(w.segment_names), size=n, p=model.now.segment_share)
         # systematic, not independent, hub draws: with ~200 lognormal establishments independent
         # draws put 0.72-0.87 of the seats on the coast depending on the seed
-        hub = choice.systematic_by_size(sizes, rules.hub_probabilities(w.hub_weight, w.inland_hub,
-                                                                       model.now.inland_client_share), rng)
+        hub = choice.systematic_by_size(sizes, cls.hub_probabilities(model), rng)
         cls.open(model, hub, seg, hub, sizes, operating=True)
 
     @classmethod
