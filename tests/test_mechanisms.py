@@ -76,3 +76,29 @@ def test_the_gain_runs_from_the_initial_state_not_from_the_first_year_end():
     runs = pd.DataFrame({"arm": ["a", "a"], "replication": [1, 0], "status": ["ok", "ok"],
                          "inland_share_start": [0.15, 0.10]})
     assert np.allclose(gains(paths, start_shares(runs))["a"], [0.40, 0.45])
+
+
+def test_the_city_policy_pair_runs_on_more_seeds_that_start_with_the_studys():
+    from dataclasses import replace
+
+    from model.study.mechanisms import design_dict, load_spec, policy_design_dict
+
+    spec = replace(load_spec(experiments_dir() / "mechanisms.toml"), replications=3, policy_replications=5)
+    policy = policy_design_dict(spec)
+    all_on = design_dict(spec)["arms"][0]["label"]
+    assert [a["label"] for a in policy["arms"]] == [all_on, spec.checks["no_city_policy"]]
+    assert policy["replications"] == 5
+    main_seeds = design_seeds(spec.root_seed, 1, spec.replications, crn=True)[0]
+    policy_seeds = design_seeds(policy["root_seed"], 1, policy["replications"], crn=policy["common_random_numbers"])[0]
+    assert list(policy_seeds[:3]) == list(main_seeds)
+
+
+def test_policy_replications_must_be_a_whole_number_of_at_least_two(tmp_path):
+    from model.core.errors import InputError
+    from model.study.mechanisms import load_spec
+
+    text = (experiments_dir() / "mechanisms.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "mechanisms.toml"
+    bad.write_text(text.replace("replications = 20\n", "replications = 20\npolicy_replications = 1\n"), encoding="utf-8")
+    with pytest.raises(InputError, match="policy_replications"):
+        load_spec(bad)

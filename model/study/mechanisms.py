@@ -13,7 +13,9 @@ all with the same seeds (common random numbers), run on the study executor. Then
   orders in which the channels can be switched on (the values add up to the gain of all channels
   on minus the gain of all off), per seed, with the seed band;
 * the focus city's SO employment in each arm, and the city-policy effect on it (baseline minus
-  no city policy, paired by seed).
+  no city policy, paired by seed). One city's employment is far noisier than a national share, so
+  that pair of arms runs again over ``policy_replications`` seeds (its first seeds are the main
+  sweep's) in a sweep of its own.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from ..files import write_text_atomic
 from .inputs import read_toml
 
 BASE_YEAR, END_YEAR = 2005, 2023
-_SPEC_KEYS = {"name", "description", "scenario", "replications", "root_seed", "fixed", "channels", "extra",
-              "checks"}
+_SPEC_KEYS = {"name", "description", "scenario", "replications", "policy_replications", "root_seed", "fixed",
+              "channels", "extra", "checks"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Spec:
     description: str
     scenario: str
     replications: int
+    policy_replications: int   # seeds of the city-policy pair (baseline, no city policy)
     root_seed: int
     fixed: dict[str, Any]
     channels: tuple[Channel, ...]
@@ -78,8 +81,11 @@ def load_spec(path: str | Path) -> Spec:
     reps = raw.get("replications", 10)
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 2:
         raise InputError(f"replications: expected a whole number of at least 2 (seed bands need them), got {reps!r}")
+    policy_reps = raw.get("policy_replications", reps)
+    if isinstance(policy_reps, bool) or not isinstance(policy_reps, int) or policy_reps < 2:
+        raise InputError(f"policy_replications: expected a whole number of at least 2, got {policy_reps!r}")
     return Spec(path, str(raw.get("name", path.stem)), str(raw.get("description", "")), str(raw["scenario"]),
-                reps, int(raw.get("root_seed", 0)), dict(raw.get("fixed", {})), tuple(chans), extra,
+                reps, policy_reps, int(raw.get("root_seed", 0)), dict(raw.get("fixed", {})), tuple(chans), extra,
                 dict(raw.get("checks", {})))
 
 
@@ -117,13 +123,25 @@ def design_dict(spec: Spec) -> dict[str, Any]:
             "common_random_numbers": True, "fixed": spec.fixed, "arms": arms}
 
 
-def write_design(spec: Spec, out: Path) -> Path:
-    """OUT/design.toml: the expanded arms design (deterministic, so --resume finds the same)."""
+def policy_design_dict(spec: Spec) -> dict[str, Any] | None:
+    """The baseline and no-city-policy arms over ``policy_replications`` seeds (None without a
+    ``checks.no_city_policy`` arm). Same root seed and seeding, so its first seeds are the main sweep's."""
+    arm = spec.checks.get("no_city_policy")
+    if not arm:
+        return None
+    d = design_dict(spec)
+    all_on = subset_label(frozenset(c.name for c in spec.channels), spec.channels)
+    return {**d, "name": f"{spec.name}_city_policy", "replications": spec.policy_replications,
+            "arms": [a for a in d["arms"] if a["label"] in (all_on, arm)]}
+
+
+def write_design(design: dict[str, Any], out: Path) -> Path:
+    """OUT/design.toml: an expanded arms design (deterministic, so --resume finds the same)."""
     import tomli_w
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / "design.toml"
-    write_text_atomic(path, tomli_w.dumps(design_dict(spec)))
+    write_text_atomic(path, tomli_w.dumps(design))
     return path
 
 
@@ -201,7 +219,10 @@ def focus_employment(sweep_dir: Path, runs: Any, focus: str, years: tuple[int, .
     return out
 
 
-def analyse(spec: Spec, sweep_dir: Path, focus: str) -> dict[str, Any]:
+def analyse(spec: Spec, sweep_dir: Path, focus: str, policy_dir: Path | None = None) -> dict[str, Any]:
+    """Everything the report shows; the city-policy effect from ``policy_dir``'s sweep if given."""
+    import pandas as pd
+
     paths, runs = inland_paths(sweep_dir)
     start = start_shares(runs)
     g = gains(paths, start)
@@ -210,9 +231,12 @@ def analyse(spec: Spec, sweep_dir: Path, focus: str) -> dict[str, Any]:
                  for k in range(len(names) + 1) for s in itertools.combinations(names, k)}
     phi = shapley(coalition, names)
     all_on, all_off = subset_label(frozenset(names), spec.channels), subset_label(frozenset(), spec.channels)
-    fe = focus_employment(sweep_dir, runs, focus, (2021, 2022, 2023))
+    years = (2021, 2022, 2023)
+    fe = focus_employment(sweep_dir, runs, focus, years)
+    policy_fe = (focus_employment(policy_dir, pd.read_parquet(policy_dir / "runs.parquet"), focus, years)
+                 if policy_dir is not None else fe)
     return {"paths": paths, "start": start, "gains": g, "shapley": phi, "all_on": all_on, "all_off": all_off,
-            "focus": focus, "focus_employment": fe, "names": names}
+            "focus": focus, "focus_employment": fe, "policy_employment": policy_fe, "names": names}
 
 
 # ---------------------------------------------------------------------------------------
@@ -251,7 +275,7 @@ def checks(spec: Spec, a: dict[str, Any]) -> list[tuple[str, bool, str]]:
 
 def policy_effect(spec: Spec, a: dict[str, Any]) -> list[tuple[int, dict[str, float]]] | None:
     arm = spec.checks.get("no_city_policy")
-    fe = a["focus_employment"]
+    fe = a["policy_employment"]
     if not arm or arm not in fe or a["all_on"] not in fe:
         return None
     return [(y, summary(fe[a["all_on"]][y] - fe[arm][y])) for y in sorted(fe[arm])]
@@ -320,7 +344,8 @@ def write_report(spec: Spec, a: dict[str, Any], doc: Path, figure: str, header: 
     if eff:
         L += ["", f"## City policy and {a['focus']}", "",
               f"Baseline (the documented city policies) minus `{spec.checks['no_city_policy']}` (no city levers, national "
-              f"preferences kept), paired by seed: {a['focus']}'s SO employment.", "",
+              f"preferences kept), paired by seed over {len(next(iter(a['policy_employment'][a['all_on']].values())))} "
+              f"seeds: {a['focus']}'s SO employment.", "",
               "| year | difference (persons, mean ± s.e.) | more than twice the s.e.? |", "|---|---|---|"]
         for y, s in eff:
             L.append(f"| {y} | {s['mean']:+,.0f} ± {s['se']:,.0f} | {'yes' if abs(s['mean']) > 2 * s['se'] else 'no'} |")
