@@ -102,3 +102,18 @@ def test_policy_replications_must_be_a_whole_number_of_at_least_two(tmp_path):
     bad.write_text(text.replace("replications = 20\n", "replications = 20\npolicy_replications = 1\n"), encoding="utf-8")
     with pytest.raises(InputError, match="policy_replications"):
         load_spec(bad)
+
+
+def test_the_shapley_lead_is_judged_seed_by_seed():
+    from model.study.mechanisms import checks, load_spec
+
+    spec = load_spec(experiments_dir() / "mechanisms.toml")
+    common = np.array([0.02, 0.10, 0.06, 0.14])   # seed noise shared by both channels
+    gains = {"on:wage+rent+talent+policy": np.full(4, 0.2), "on:none": np.zeros(4),
+             spec.checks["no_wage_gap"]: np.full(4, 0.05), spec.checks["double_wage_gap"]: np.full(4, 0.3)}
+    a = {"gains": gains, "all_on": "on:wage+rent+talent+policy", "all_off": "on:none",
+         "shapley": {"wage": common + 0.01, "talent": common, "rent": np.zeros(4), "policy": np.zeros(4)}}
+    claim, holds, numbers = checks(spec, a)[-1]
+    assert holds and "lead of wage over talent +0.010 ± 0.000" in numbers
+    a["shapley"]["wage"], a["shapley"]["talent"] = common, common + 0.01
+    assert not checks(spec, a)[-1][1]
