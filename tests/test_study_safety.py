@@ -453,6 +453,7 @@ def run_in(co: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPr
 QUICK_VALIDATE = ["--seeds", "1", "--workers", "1", "--quiet", "--set", "persons_per_agent=1000", "--set", "end_year=2012"]
 
 
+@pytest.mark.slow  # 36 s; the forecast and policy-report tests keep the same publishing rule in CI
 def test_validate_writes_a_new_folder_and_publishes_only_when_asked(checkout):
     before = snapshot(checkout)
     for _ in range(2):
