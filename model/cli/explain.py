@@ -18,21 +18,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ..provenance import code_provenance, short_commit
     from ..study.design import load_design
     from ..study.mechanisms import (analyse, design_dict, load_spec, plot_paths, policy_design_dict, result_json,
-                                    save_json, write_design, write_report)
+                                    save_json, seed_count, write_design, write_report)
     from ..study.scenarios import load_scenario
     from ..study.sweep import run_sweep
 
     at_least_one(args, "workers", "replications")
     spec = load_spec(Path(args.spec) if args.spec else experiments_dir() / "mechanisms.toml")
     if args.replications is not None:
-        if args.replications < 2:
-            raise InputError(f"--replications: expected a whole number of at least 2, got {args.replications}")
+        reps = seed_count(args.replications, "--replications")
         # a quick run with few seeds should not run the city-policy pair at the study's many
-        spec = replace(spec, replications=args.replications, policy_replications=args.replications)
+        spec = replace(spec, replications=reps, policy_replications=reps)
     if args.policy_replications is not None:
-        if args.policy_replications < 2:
-            raise InputError(f"--policy-replications: expected a whole number of at least 2, got {args.policy_replications}")
-        spec = replace(spec, policy_replications=args.policy_replications)
+        spec = replace(spec, policy_replications=seed_count(args.policy_replications, "--policy-replications"))
     out = Path(args.out) if args.out else results_dir() / "mechanisms"
     design = load_design(write_design(design_dict(spec), out / "design"), overrides=args.overrides)
     prov = code_provenance()  # before anything is written: the published figure would mark the tree dirty

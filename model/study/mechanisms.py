@@ -61,6 +61,13 @@ class Spec:
     checks: dict[str, Any]
 
 
+def seed_count(value: Any, field: str) -> int:
+    """``value`` as a number of seeds, or an InputError naming ``field``: seed bands need at least 2."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise InputError(f"{field}: expected a whole number of at least 2 (seed bands need them), got {value!r}")
+    return value
+
+
 def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     raw = read_toml(path, "mechanisms")
@@ -78,12 +85,8 @@ def load_spec(path: str | Path) -> Spec:
     for i, e in enumerate(extra):
         if not isinstance(e.get("label"), str):
             raise InputError(f"extra[{i}].label: missing (every extra knock-out needs a label)")
-    reps = raw.get("replications", 10)
-    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 2:
-        raise InputError(f"replications: expected a whole number of at least 2 (seed bands need them), got {reps!r}")
-    policy_reps = raw.get("policy_replications", reps)
-    if isinstance(policy_reps, bool) or not isinstance(policy_reps, int) or policy_reps < 2:
-        raise InputError(f"policy_replications: expected a whole number of at least 2, got {policy_reps!r}")
+    reps = seed_count(raw.get("replications", 10), "replications")
+    policy_reps = seed_count(raw.get("policy_replications", reps), "policy_replications")
     return Spec(path, str(raw.get("name", path.stem)), str(raw.get("description", "")), str(raw["scenario"]),
                 reps, policy_reps, int(raw.get("root_seed", 0)), dict(raw.get("fixed", {})), tuple(chans), extra,
                 dict(raw.get("checks", {})))
@@ -348,8 +351,8 @@ def write_report(spec: Spec, a: dict[str, Any], doc: Path, figure: str, header: 
     if eff:
         L += ["", f"## City policy and {a['focus']}", "",
               f"Baseline (the documented city policies) minus `{spec.checks['no_city_policy']}` (no city levers, national "
-              f"preferences kept), paired by seed over {len(next(iter(a['policy_employment'][a['all_on']].values())))} "
-              f"seeds: {a['focus']}'s SO employment.", "",
+              f"preferences kept), paired by seed over {len(a['policy_employment'][a['all_on']][eff[0][0]])} seeds: "
+              f"{a['focus']}'s SO employment.", "",
               "| year | difference (persons, mean ± s.e.) | more than twice the s.e.? |", "|---|---|---|"]
         for y, s in eff:
             L.append(f"| {y} | {s['mean']:+,.0f} ± {s['se']:,.0f} | {'yes' if abs(s['mean']) > 2 * s['se'] else 'no'} |")
