@@ -119,7 +119,11 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
         body += ("\n**The final population is degenerate**: its importance weights sit on a few particles, so the "
                  "point estimate is close to a single accepted particle, the 90% intervals understate the "
                  "uncertainty, and forecasts drawn from this posterior carry little parameter uncertainty. "
-                 "More particles, or a wider transition kernel, are the remedies.\n")
+                 "The cause is the proposal: a Gaussian kernel density over the free parameters estimated from about as "
+                 "many particles as there are parameters, so its density differs by orders of magnitude between accepted "
+                 "particles; a wider kernel evens the weights but in this dimension stalls acceptance. The remedies are many "
+                 "more particles than parameters, fewer free parameters, or a sampler whose weights stay equal (ABC-SMC "
+                 "with MCMC moves).\n")
     replace_section(doc, "## Calibration", body)
 
 
