@@ -31,6 +31,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..files import write_text_atomic
+from .checks import positive_int
 from .inputs import read_toml
 
 BASE_YEAR, END_YEAR = 2005, 2023
@@ -63,9 +64,7 @@ class Spec:
 
 def seed_count(value: Any, field: str) -> int:
     """``value`` as a number of seeds, or an InputError naming ``field``: seed bands need at least 2."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise InputError(f"{field}: expected a whole number of at least 2 (seed bands need them), got {value!r}")
-    return value
+    return positive_int(field, value, minimum=2)
 
 
 def load_spec(path: str | Path) -> Spec:
