@@ -19,7 +19,7 @@ from typing import Any
 
 from . import __version__
 
-LIBRARIES = ("mesa", "numpy", "pandas", "networkx", "scipy", "pyarrow", "dask", "distributed", "SALib", "pyabc")
+LIBRARIES = ("mesa", "numpy", "pandas", "networkx", "scipy", "pyarrow", "dask", "distributed", "SALib")
 
 
 def git_state(path: Path | None = None) -> dict[str, Any]:

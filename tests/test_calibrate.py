@@ -137,13 +137,20 @@ def settings_file(tmp_path: Path, line: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("value, ok", [("2.0", True), ("1", True), ("0.1", False), ('"wide"', False), ("true", False)])
-def test_kernel_scaling_is_checked(tmp_path, value, ok):
-    p = settings_file(tmp_path, f"kernel_scaling = {value}")
+@pytest.mark.parametrize("line, ok", [
+    ("move_scaling = 2.0", True), ("move_scaling = 1", True), ("move_scaling = 0.01", False),
+    ('move_scaling = "wide"', False), ("move_scaling = true", False),
+    ("keep_fraction = 0.5", True), ("keep_fraction = 0.95", False), ("moves = 3", True), ("moves = 0", False),
+    ("moves = 2.5", False),
+])
+def test_sampler_settings_are_checked(tmp_path, line, ok):
+    key, value = (x.strip() for x in line.split("="))
+    p = settings_file(tmp_path, line)
     if ok:
-        assert load_settings(p)["kernel_scaling"] == float(value)
+        assert load_settings(p)[key] == float(value)
     else:
-        with pytest.raises(InputError, match=r"calibration\.kernel_scaling: expected a number from 0\.5 to 10"):
+        rule = "a whole number of at least 1" if key == "moves" else "a number from"
+        with pytest.raises(InputError, match=rf"calibration\.{key}: expected {rule}"):
             load_settings(p)
 
 
@@ -333,6 +340,6 @@ def test_bad_input_is_a_one_line_error(args, words):
 
 
 def test_existing_calibration_needs_resume(tmp_path):
-    (tmp_path / "abc.db").write_text("")
+    (tmp_path / "abc_generations.json").write_text("")
     r = cli("calibrate", "--out", str(tmp_path), "--workers", "1", "--population", "2", "--generations", "1")
     assert_one_line_error(r, "--resume")

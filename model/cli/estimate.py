@@ -214,7 +214,7 @@ def register(sub) -> None:
     p.add_argument("--targets", default=str(paths.targets_file()), metavar="FILE",
                    help="targets and calibration set-up (default: experiments/targets.toml)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder: abc.db, posterior, convergence plot (default: a new results/calibration-<date-time>/)")
+                   help="output folder: saved generations, posterior, convergence plot (default: a new results/calibration-<date-time>/)")
     p.add_argument("--population", type=int, metavar="N", help="particles per generation (default: the file's)")
     p.add_argument("--generations", type=int, metavar="N", help="generations after the prior (default: the file's)")
     p.add_argument("--seeds", type=int, metavar="N", help="runs per particle (default: the file's)")

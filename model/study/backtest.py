@@ -26,7 +26,8 @@ import pandas as pd
 from ..core.errors import InputError
 from ..files import copy_atomic, write_json_atomic, write_text_atomic
 from ..provenance import code_provenance, record, short_commit
-from .calibrate import calibrate, setup
+from .calibrate import STATE_FILE, calibrate, setup
+from .calibration_record import effective_particles, sampler_of
 from .executor import run_in_folder
 from .forecast import posterior_draws
 from .manifest import Job
@@ -135,9 +136,9 @@ def run_cutoff(targets_path: Path, out: Path, cutoff: int, *, client: Any, popul
 
     sp = split(load_targets(targets_path), cutoff)
     cal_dir = out / f"calibration-{cutoff}"
-    cal = calibrate(targets_path, cal_dir, client=client, resume=resume and (cal_dir / "abc.db").exists(),
+    cal = calibrate(targets_path, cal_dir, client=client, resume=resume and (cal_dir / STATE_FILE).exists(),
                     overrides=overrides, population=population, generations=generations, seeds=seeds,
-                    targets=sp.fitted, command=command, rescore=False)
+                    targets=sp.fitted, command=command, rescore=False, progress=progress)
     base = setup(targets_path, overrides=overrides).base
     d = posterior_draws(cal_dir / "posterior.csv", draws, root_seed + cutoff)
     seed_list = seeds_from(root_seed + cutoff, draws * seeds_per_draw)
@@ -195,8 +196,8 @@ def write_report(results: list[CutoffResult], doc: Path, *, header: str, figures
         lines += _coverage_lines(s)
         lines += [f"- verdict: **{verdict(s)}**",
                   f"- reduced calibration: {c['population']} particles, {c['generations']} generations after the "
-                  f"prior, {c['model_runs']} model runs in {c['wall_time_s']:.0f} s, final effective sample size "
-                  f"{c['effective_sample_size']:.0f}; forward runs: {s['runs'].iloc[0]} "
+                  f"prior ({sampler_of(c)}), {c['model_runs']} model runs in {c['wall_time_s']:.0f} s, "
+                  f"{effective_particles(c):.0f} effective particles in the final population; forward runs: {s['runs'].iloc[0]} "
                   f"(posterior draws x seeds)", "",
                   "| target | year | city | observed | p05 | p25 | p50 | p75 | p95 | in 50% | in 90% |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]

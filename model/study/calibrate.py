@@ -1,13 +1,14 @@
 """ABC-SMC estimation of the free parameters on Dask (``outsourcing-abm calibrate``).
 
-Approximate Bayesian computation with sequential Monte Carlo (pyabc) against the targets of a
-targets file: uniform priors from its ``[calibration.priors]`` table, a distance that is the
-weighted mean squared deviation of each target from the centre of its tolerance band in
-half-widths (``model.study.targets.distance``), and several seeds per particle (the distance
-uses the mean of their target values). pyabc's Dask sampler runs the particles on a client of
-``model.study.executor.connect``; the point estimate's rescoring runs on the executor itself.
-pyabc keeps every generation in an SQLite database in the output folder, so ``resume``
-continues an interrupted calibration from its last finished generation.
+Approximate Bayesian computation with sequential Monte Carlo against the targets of a targets
+file: uniform priors from its ``[calibration.priors]`` table, a distance that is the weighted
+mean squared deviation of each target from the centre of its tolerance band in half-widths
+(``model.study.targets.distance``), and several seeds per particle (the distance uses the mean
+of their target values). The sampler (``model.study.abc_smc``) keeps equal weights and moves
+particles by MCMC; each of its batches of particles runs on the executor
+(``model.study.executor.run_jobs``), in job order, so a calibration gives the same posterior on
+any number of workers. Each finished generation is saved in the output folder
+(``abc_generations.json``), so ``resume`` continues an interrupted calibration from there.
 
 Everything goes into the output folder: ``posterior.csv`` (final population with weights),
 ``populations.csv`` (every generation), ``convergence.png``, ``calibration.json`` (the provenance
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from ..core.errors import InputError, shorten
 from ..core.params import RANGES, Params
 from ..files import check_writable, copy_atomic, write_json_atomic, write_text_atomic
 from ..provenance import code_provenance, record
+from . import abc_smc
 from .calibration_record import effective_sample_size, record_performance, write_calibrated
 from .executor import run_jobs
 from .inputs import PATH_MAX, read_toml
@@ -43,7 +44,13 @@ from .seeds import particle_seeds, seeds_from
 from .targets import Fit, Target, distance, evaluate, fit, load_targets
 
 #: Names that mark a folder as a calibration's (which --resume may continue).
-CALIBRATION_FILES = ("abc.db", "calibration.json", "inputs.json")
+CALIBRATION_FILES = ("abc_generations.json", "calibration.json", "inputs.json")
+
+#: Where a calibration saves each finished generation (positions in the unit cube, distances), for --resume.
+STATE_FILE = "abc_generations.json"
+
+SAMPLER = ("replenishment ABC-SMC with MCMC moves (Drovandi & Pettitt 2011), equal weights, "
+           "on the prior's unit cube")
 
 # ---------------------------------------------------------------------------------------
 # Settings
@@ -87,7 +94,12 @@ def _settings(raw: Any) -> dict[str, Any]:
         v = raw.setdefault(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or v < least:
             raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {shorten(repr(v))}")
-    for key, default, lo, hi in (("kernel_scaling", 1.0, 0.5, 10), ("refine_step", 0.25, 0.01, 0.5),
+    for key, default, least in (("moves", 4, 1),):
+        v = raw.setdefault(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < least:
+            raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {shorten(repr(v))}")
+    for key, default, lo, hi in (("move_scaling", 0.5, 0.05, 4), ("keep_fraction", 0.5, 0.1, 0.9),
+                                 ("refine_step", 0.25, 0.01, 0.5),
                                  ("refine_min_gain", 0.02, 0.0, 1.0)):
         v = raw.setdefault(key, default)
         if not _number(v) or not lo <= v <= hi:
@@ -124,36 +136,6 @@ def mean_targets(runs: pd.DataFrame) -> dict[str, float]:
 def from_unit(unit: dict[str, Any], priors: dict[str, list[float]]) -> dict[str, Any]:
     """Parameter values (numbers or columns) from their positions in the unit cube of the priors."""
     return {k: priors[k][0] + u * (priors[k][1] - priors[k][0]) for k, u in unit.items()}
-
-
-class _Model:
-    """Picklable pyabc model: position in the prior's unit cube -> mean target values.
-
-    ABC-SMC runs on the unit cube so that its Gaussian perturbation kernel is well conditioned:
-    on the raw scales (a rate of 1e-4 beside a logit weight of 3) the kernel's density underflows
-    to zero and the importance weights break down."""
-
-    def __init__(self, base: Params, targets: list[Target], n_seeds: int, root_seed: int,
-                 priors: dict[str, list[float]]):
-        self.base, self.targets, self.n_seeds, self.root_seed = base, targets, n_seeds, root_seed
-        self.priors = priors
-
-    def __call__(self, unit) -> dict[str, float]:
-        theta = from_unit(dict(unit), self.priors)
-        return simulate_targets(theta, self.base, self.targets, self.n_seeds, self.root_seed)
-
-
-class _Distance:
-    def __init__(self, targets: list[Target]):
-        self.targets = targets
-
-    def __call__(self, x: dict[str, float], x0: dict[str, float]) -> float:
-        return distance(self.targets, x)
-
-
-# ---------------------------------------------------------------------------------------
-# Calibration
-# ---------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,48 +188,53 @@ def check_out(out: Path, s: Setup, resume: bool) -> None:
     """An InputError before anything runs unless ``out`` is new, empty, or (with ``resume``) a
     calibration started with the same inputs."""
     check_writable(out, owned=CALIBRATION_FILES)
-    if (out / "abc.db").exists() and not resume:
-        raise InputError(f"--out: {out} already holds a calibration (abc.db); use --resume to continue it or another folder")
+    if (out / STATE_FILE).exists() and not resume:
+        raise InputError(f"--out: {out} already holds a calibration ({STATE_FILE}); use --resume to continue it or another folder")
     RunFolder(out).check(s.identity(), resume, what="a calibration")
 
 
-def _abc_history(s: Setup, out: Path, client: Any) -> Any:
-    """Run (or continue) ABC-SMC to ``s.generations`` generations after the prior; its history."""
-    import pyabc
-    from pyabc.sampler import DaskDistributedSampler, SingleCoreSampler
+def evaluator(s: Setup, client: Any, progress: bool) -> abc_smc.Evaluate:
+    """Unit-cube positions -> ABC distance of each, every particle's seeds run as one batch on the
+    executor (in job order, so the distances do not depend on the number of workers)."""
+    from dataclasses import replace
 
-    db = out / "abc.db"
-    logging.getLogger("ABC").setLevel(logging.WARNING)
-    logging.getLogger("pyabc").setLevel(logging.WARNING)
-    np.random.seed(s.root_seed)  # pyabc draws its proposals from numpy's global generator
-    prior = pyabc.Distribution(**{k: pyabc.RV("uniform", 0.0, 1.0) for k in s.priors})
-    # On Dask, particles are accepted in the order they finish, so a calibration is reproducible
-    # only in distribution; without a client it runs in this process and is exactly reproducible.
-    sampler = DaskDistributedSampler(dask_client=client, batch_size=1) if client is not None else SingleCoreSampler()
-    # A wider proposal kernel (pyabc multiplies Silverman's covariance by `scaling`) keeps the
-    # importance weights (prior / proposal density) from piling onto a few particles, which in
-    # 10+ dimensions they otherwise do.
-    transition = pyabc.MultivariateNormalTransition(scaling=float(s.settings["kernel_scaling"]))
-    abc = pyabc.ABCSMC(_Model(s.base, s.targets, s.seeds, s.root_seed, s.priors), prior, _Distance(s.targets),
-                       population_size=s.population, sampler=sampler, transitions=transition)
-    if db.exists():
-        abc.load(f"sqlite:///{db}", 1)
-        done = abc.history.max_t + 1
-    else:
-        abc.new(f"sqlite:///{db}", {t.id: t.centre for t in s.targets})
-        done = 0
-    todo = s.generations + 1 - done  # generation 0 samples the prior
-    if todo > 0:
-        abc.run(max_nr_populations=todo)
-    return abc.history
+    from ..run import region_year_table
+
+    names = list(s.priors)
+
+    def evaluate_units(unit: np.ndarray, label: str) -> np.ndarray:
+        thetas = [from_unit({k: float(u[i]) for i, k in enumerate(names)}, s.priors) for u in unit]
+        jobs = [Job(f"{label}-p{p:03d}-s{j}", replace(s.base, **theta), seed)
+                for p, theta in enumerate(thetas) for j, seed in enumerate(particle_seeds(theta, s.root_seed, s.seeds))]
+        tables = run_jobs(client, jobs, label=f"calibration {label}", progress=progress).tables(f"calibration {label}")
+        values = pd.DataFrame([evaluate(s.targets, cy, region_year_table(cy)) for cy in tables])
+        n = s.seeds
+        return np.array([distance(s.targets, mean_targets(values.iloc[p * n:(p + 1) * n])) for p in range(len(unit))])
+
+    return evaluate_units
 
 
-def _populations(history: Any, priors: dict[str, list[float]]) -> list[pd.DataFrame]:
+def _generations(s: Setup, out: Path, client: Any, progress: bool) -> list[abc_smc.Generation]:
+    """Run (or continue from ``out``'s saved generations) the sampler to ``s.generations``
+    generations after the prior; each finished generation is saved at once."""
+    state = out / STATE_FILE
+    done = ([abc_smc.Generation.from_dict(g) for g in json.loads(state.read_text(encoding="utf-8"))["generations"]]
+            if state.exists() else [])
+
+    def save(gens: list[abc_smc.Generation]) -> None:
+        write_json_atomic(state, {"parameters": list(s.priors), "generations": [g.to_dict() for g in gens]})
+
+    return abc_smc.run(evaluator(s, client, progress), n=s.population, dim=len(s.priors),
+                       generations=s.generations, root_seed=s.root_seed, done=done[:s.generations + 1],
+                       keep_fraction=float(s.settings["keep_fraction"]), moves=int(s.settings["moves"]),
+                       move_scaling=float(s.settings["move_scaling"]), on_generation=save)
+
+
+def _populations(gens: list[abc_smc.Generation], priors: dict[str, list[float]]) -> list[pd.DataFrame]:
     pops = []
-    for t in range(history.max_t + 1):
-        df, w = history.get_distribution(m=0, t=t)
-        df = df.assign(**from_unit({k: df[k] for k in priors}, priors))
-        pops.append(df.assign(weight=w, generation=t).reset_index(drop=True))
+    for g in gens:
+        df = pd.DataFrame(from_unit({k: g.unit[:, i] for i, k in enumerate(priors)}, priors))
+        pops.append(df.assign(weight=1.0 / len(df), distance=g.distance, generation=g.t))
     return pops
 
 
@@ -257,7 +244,7 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
               write: Path | None = None, posterior_copy: Path | None = None,
               priors: dict[str, list[float]] | None = None,
               targets: list[Target] | None = None, command: str | None = None,
-              rescore: bool = True) -> dict[str, Any]:
+              rescore: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run (or continue) ABC-SMC; write the outputs into ``out`` (and the point estimate also to
     ``write``, the final population also to ``posterior_copy``, where given); return the summary
     (also calibration.json). ``client``: a Dask client to simulate on, or None to simulate in
@@ -272,40 +259,39 @@ def calibrate(targets_path: Path, out: Path, *, client: Any, resume: bool = Fals
     folder = RunFolder(out)
     folder.start(s.identity())
     folder.close()
-    history = _abc_history(s, out, client)
-    # Wall time of the finished generations as pyabc recorded them, so that it survives
-    # interruptions and resumes.
-    seconds = float(history.get_all_populations()["wall_time"].sum())
-    pops = _populations(history, s.priors)
+    gens = _generations(s, out, client, progress)
+    # Wall time of the finished generations as each recorded it, so that it survives interruptions and resumes.
+    seconds = float(sum(g.wall_time_s for g in gens))
+    pops = _populations(gens, s.priors)
     populations = pd.concat(pops, ignore_index=True)
     write_text_atomic(out / "populations.csv", populations.to_csv(index=False, float_format="%.6g"))
     final = pops[-1]
-    posterior = final.drop(columns="generation").to_csv(index=False, float_format="%.6g")
+    posterior = final.drop(columns=["generation", "distance"]).to_csv(index=False, float_format="%.6g")
     write_text_atomic(out / "posterior.csv", posterior)
     if posterior_copy is not None:
         write_text_atomic(posterior_copy, posterior)
     w = final["weight"].to_numpy()
     median = {k: weighted_quantile(final[k].to_numpy(), w, 0.5) for k in s.priors}
     intervals = {k: [weighted_quantile(final[k].to_numpy(), w, q) for q in (0.05, 0.95)] for k in s.priors}
-    # Each final particle's parameters with its own ABC distance (read together, not lined up by row order).
-    scored = pd.DataFrame([{**from_unit(dict(p.parameter), s.priors), "distance": p.distance}
-                           for p in history.get_population(t=history.max_t).particles])
-    estimate, point = point_estimate(scored, median, s.priors, s.base, s.targets, s.settings, s.root_seed, client,
-                                     folder=out / "rescore", resume=resume)
-    pops_info = history.get_all_populations()
-    sims = int(history.total_nr_simulations)
+    estimate, point = point_estimate(final[[*s.priors, "distance"]], median, s.priors, s.base, s.targets, s.settings,
+                                     s.root_seed, client, folder=out / "rescore", resume=resume)
+    sims = int(sum(g.evaluations for g in gens))
     summary = record(
         code=code, command=command, scenario=s.settings["scenario"], params=s.base, overrides=s.overrides,
         seeds=point.get("seeds", []), targets_file=str(targets_path), fixed=s.settings.get("fixed", {}),
-        priors=s.priors, population=s.population, generations=int(history.max_t), seeds_per_particle=s.seeds,
-        kernel_scaling=float(s.settings["kernel_scaling"]), root_seed=s.root_seed, particles_simulated=sims,
+        fitted_targets=[t.id for t in s.targets if t.weight > 0],
+        priors=s.priors, sampler=SAMPLER, population=s.population, generations=gens[-1].t,
+        seeds_per_particle=s.seeds, keep_fraction=float(s.settings["keep_fraction"]), moves=int(s.settings["moves"]),
+        move_scaling=float(s.settings["move_scaling"]), root_seed=s.root_seed, particles_simulated=sims,
         model_runs=sims * s.seeds, wall_time_s=round(seconds, 1),
-        epsilons=[float(e) for e in pops_info["epsilon"].tolist() if np.isfinite(e)],
+        epsilons=[g.epsilon for g in gens[1:]],
+        move_acceptance=[g.acceptance for g in gens[1:]],
+        distinct_particles=[g.distinct for g in gens],
         estimate=estimate, posterior_median=median, point_estimate=point, interval_90=intervals,
         effective_sample_size=effective_sample_size(w),
         effective_sample_sizes=[effective_sample_size(g["weight"].to_numpy()) for g in pops])
     write_json_atomic(out / "calibration.json", summary)
-    plot_convergence(populations, pops_info, s.priors, out / "convergence.png")
+    plot_convergence(populations, gens, s.priors, out / "convergence.png")
     write_calibrated(out / "calibrated.toml", summary)
     if write is not None:
         write_calibrated(write, summary)
@@ -401,38 +387,42 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
     return float(x[min(np.searchsorted(cw, q), len(x) - 1)])
 
 
-def plot_convergence(populations: pd.DataFrame, pops_info: pd.DataFrame, priors: dict[str, list[float]],
+def plot_convergence(populations: pd.DataFrame, gens: list[abc_smc.Generation], priors: dict[str, list[float]],
                      path: Path) -> None:
     plt = pyplot()
     names = list(priors)
     ncol = 3
     nrow = 1 + math.ceil(len(names) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 2.6 * nrow))
-    info = pops_info[pops_info["t"] >= 0]
+    later = gens[1:]
     ax = axes[0, 0]
-    ax.plot(info["t"], info["epsilon"], "o-")
+    ax.plot([g.t for g in later], [g.epsilon for g in later], "o-")
     ax.set_yscale("log")
     ax.set_title("tolerance epsilon")
     ax.set_xlabel("generation")
     ax = axes[0, 1]
-    ax.plot(info["t"], info["particles"] / info["samples"], "o-")
-    ax.set_title("acceptance rate")
+    ax.plot([g.t for g in later], [g.acceptance for g in later], "o-")
+    ax.set_title("MCMC move acceptance rate")
     ax.set_xlabel("generation")
-    axes[0, 2].axis("off")
-    gens = sorted(populations["generation"].unique())
+    ax = axes[0, 2]
+    ax.plot([g.t for g in gens], [g.distinct for g in gens], "o-")
+    ax.set_ylim(0, max(g.distinct for g in gens) * 1.05)
+    ax.set_title("distinct particles")
+    ax.set_xlabel("generation")
+    ts = sorted(populations["generation"].unique())
     for i, name in enumerate(names):
         ax = axes[1 + i // ncol, i % ncol]
         q = [[weighted_quantile(g[name].to_numpy(), g["weight"].to_numpy(), p) for p in (0.05, 0.5, 0.95)]
              for _, g in populations.groupby("generation")]
         q = np.array(q)
-        ax.fill_between(gens, q[:, 0], q[:, 2], alpha=0.3)
-        ax.plot(gens, q[:, 1], "o-")
+        ax.fill_between(ts, q[:, 0], q[:, 2], alpha=0.3)
+        ax.plot(ts, q[:, 1], "o-")
         ax.set_ylim(*priors[name])
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("generation")
     for j in range(len(names), (nrow - 1) * ncol):
         axes[1 + j // ncol, j % ncol].axis("off")
-    fig.suptitle("ABC-SMC convergence: posterior median and 90% band per generation (y axis: prior range)")
+    fig.suptitle("ABC-SMC (MCMC moves) convergence: posterior median and 90% band per generation (y axis: prior range)")
     save(fig, path)
 
 

@@ -9,6 +9,7 @@ commit is read from ``record["provenance"]["git"]``.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,30 @@ def effective_sample_size(weights: np.ndarray) -> float:
     return float(1.0 / np.sum(w ** 2))
 
 
+#: Records made before the sampler was named in them used pyabc's importance-weighted ABC-SMC.
+PYABC = "importance-weighted ABC-SMC (pyabc 0.13, Gaussian kernel {k:g}x Silverman's rule)"
+
+
+def sampler_of(summary: dict[str, Any]) -> str:
+    return summary.get("sampler") or PYABC.format(k=summary.get("kernel_scaling", 1.0))
+
+
+def effective_particles(summary: dict[str, Any]) -> float:
+    """Effective sample size of the final population's weights, and at most its distinct particles."""
+    distinct = summary.get("distinct_particles") or [math.inf]
+    return min(summary.get("effective_sample_size", 0.0), distinct[-1])
+
+
 def is_degenerate(summary: dict[str, Any]) -> bool:
-    """A final population whose effective sample size is under a tenth of its particles."""
-    return summary.get("effective_sample_size", 0.0) < 0.1 * summary["population"]
+    """A final population worth under a tenth of its particles (weights or copies piled on a few)."""
+    return effective_particles(summary) < 0.1 * summary["population"]
+
+
+def _moves(summary: dict[str, Any]) -> str:
+    if "moves" not in summary:
+        return ""
+    return (f"; each generation keeps {summary['keep_fraction']:.0%} of the particles and moves each refilled one by "
+            f"{summary['moves']} random-walk steps ({summary['move_scaling']:g}x the optimal scale)")
 
 
 def _sig(x: float, digits: int = 4) -> float:
@@ -93,14 +115,14 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
     python = (summary.get("provenance") or {}).get("python", "?")
     body = (f"Measured by `outsourcing-abm calibrate` (commit {commit_of(summary)}, "
             f"Python {python}, {where}): "
-            f"ABC-SMC with {summary['population']} particles, {summary['generations']} generations after the prior, "
-            f"{summary['seeds_per_particle']} seeds per particle, proposal kernel covariance {summary.get('kernel_scaling', 1.0):g}x "
-            f"Silverman's rule, at {summary['fixed']}.\n\n"
+            f"{sampler_of(summary)}, {summary['population']} particles, {summary['generations']} generations after the "
+            f"prior, {summary['seeds_per_particle']} seeds per particle{_moves(summary)}, at {summary['fixed']}.\n\n"
             f"| measure | value |\n|---|---|\n"
             f"| model runs | {runs} |\n| wall time | {secs:.0f} s ({secs / 60:.1f} min) |\n"
             f"| model runs per minute | {60 * runs / max(secs, 1e-9):.0f} |\n"
             f"| final tolerance (mean squared half-widths) | {summary['epsilons'][-1]:.3g} |\n"
-            f"| effective sample size of the final population | {summary['effective_sample_size']:.1f} |\n")
+            f"| effective particles of the final population (weights; distinct positions) | "
+            f"{effective_particles(summary):.1f} |\n")
     point = summary.get("point_estimate", {})
     if "candidates" in point:
         body += (f"\nPoint estimate: {len(point['candidates'])} candidates rerun over {len(point['seeds'])} common seeds "
@@ -112,18 +134,24 @@ def record_performance(summary: dict[str, Any], where: str, doc: Path) -> None:
         body += (f"\n{label} (`outsourcing-abm refine`, commit {commit_of(r)}): "
                  f"{r['method']}; {r['model_runs']} model runs in {r['wall_time_s']:.0f} s; {_misses(r)}mean-target distance "
                  f"{r['start_distance']:.3g} to {r['distance']:.3g} in {len(r['moves'])} moves.\n")
-    sizes = summary.get("effective_sample_sizes")
-    if sizes:
-        body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
+    distinct = summary.get("distinct_particles")
+    if distinct:
+        body += (f"\nDistinct particles by generation: {', '.join(str(d) for d in distinct)} of {summary['population']}; "
+                 f"MCMC move acceptance by generation: "
+                 f"{', '.join(f'{a:.2f}' for a in summary.get('move_acceptance', []))}.\n")
+    else:
+        sizes = summary.get("effective_sample_sizes")
+        if sizes:
+            body += f"\nEffective sample size by generation: {', '.join(f'{e:.1f}' for e in sizes)}.\n"
     if is_degenerate(summary):
-        body += ("\n**The final population is degenerate**: its importance weights sit on a few particles, so the "
-                 "point estimate is close to a single accepted particle, the 90% intervals understate the "
-                 "uncertainty, and forecasts drawn from this posterior carry little parameter uncertainty. "
-                 "The cause is the proposal: a Gaussian kernel density over the free parameters estimated from about as "
-                 "many particles as there are parameters, so its density differs by orders of magnitude between accepted "
-                 "particles; a wider kernel evens the weights but in this dimension stalls acceptance. The remedies are many "
-                 "more particles than parameters, fewer free parameters, or a sampler whose weights stay equal (ABC-SMC "
-                 "with MCMC moves).\n")
+        cause = ("its MCMC moves were rarely accepted, so most particles are copies of a few; more moves per "
+                 "generation or a smaller move scale would spread them" if distinct else
+                 "its importance weights sit on a few particles, because the proposal, a Gaussian kernel density "
+                 "estimated from about as many particles as there are free parameters, differs by orders of magnitude "
+                 "between accepted particles")
+        body += (f"\n**The final population is degenerate**: {cause}. The point estimate is then close to a single "
+                 "accepted particle, the 90% intervals understate the uncertainty, and forecasts drawn from this "
+                 "posterior carry little parameter uncertainty.\n")
     replace_section(doc, "## Calibration", body)
 
 
@@ -140,14 +168,15 @@ def calibration_section(path: Path | None, convergence_png: str = "img/calibrati
     if not isinstance(c, dict):
         return ["", "## Calibration", "", f"No calibration record ({path or 'calibration.json'}) found."]
     lines = ["", "## Calibration", "",
-             f"ABC-SMC (pyabc) on Dask: {c['population']} particles, {c['generations']} generations after the prior, "
+             f"{sampler_of(c)[0].upper()}{sampler_of(c)[1:]}, on Dask: {c['population']} particles, "
+             f"{c['generations']} generations after the prior, "
              f"{c['seeds_per_particle']} seeds per particle, {c['model_runs']} model runs in {c['wall_time_s']:.0f} s "
-             f"(commit {commit_of(c)}); effective sample size of the final population "
-             f"{c.get('effective_sample_size', float('nan')):.1f}; tolerance per generation: "
+             f"(commit {commit_of(c)}); effective particles of the final population "
+             f"{effective_particles(c):.1f}; tolerance per generation: "
              + ", ".join(f"{e:.3g}" for e in c["epsilons"]) + f". Fixed for speed: {c.get('fixed', {})}."]
     if is_degenerate(c):
-        lines += ["", f"The final population is degenerate (effective sample size "
-                  f"{c['effective_sample_size']:.1f} of {c['population']}): the estimate is close to one "
+        lines += ["", f"The final population is degenerate ({effective_particles(c):.1f} effective particles "
+                  f"of {c['population']}): the estimate is close to one "
                   "accepted particle and the intervals below understate the uncertainty (docs/performance.md)."]
     point = c.get("point_estimate", {"method": "weighted posterior median"})
     lines += ["", f"Point estimate (what `calibrated.toml` holds): {describe_point_estimate(point)}"

@@ -1,13 +1,12 @@
 """The one executor of the study layer: simulations on Dask, with retries, a manifest and resume.
 
-Sweeps, sensitivity analyses, the policy study, validation, forecasts and the calibration's
-point-estimate rescoring all run their simulations through ``run_jobs``: a list of jobs
+Sweeps, sensitivity analyses, the policy study, validation, forecasts, the calibration's
+particles and its point-estimate rescoring all run their simulations through ``run_jobs``: a list of jobs
 (parameters and seed) goes to a Dask cluster (``connect``: a LocalCluster of worker processes,
 or an existing scheduler), a failed run is retried, every finished attempt is written to a
 ``RunFolder`` at once (so a killed job continues with resume), and the results come back in job
 order whatever order the runs finished in. Without a client the jobs run one after another in
-this process (exactly reproducible, for tests). pyabc's own Dask sampler, which runs the ABC
-particles, gets its client from ``connect`` too.
+this process (exactly reproducible, for tests).
 """
 
 from __future__ import annotations
