@@ -317,6 +317,25 @@ def test_calibration_on_dask_writes_outputs_and_resumes(tmp_path):
     assert len(pd.read_csv(tmp_path / "cal" / "populations.csv")["generation"].unique()) == 3
 
 
+def test_calibration_gives_the_same_posterior_on_two_dask_workers_as_in_process(tmp_path):
+    # the sampler evaluates whole batches in job order, so the finishing order of runs cannot matter
+    from model.study.calibrate import calibrate
+    from model.study.executor import connect
+
+    targets = synthetic_targets(n_seeds=2)
+    path = write_synthetic_file(tmp_path, population=4, generations=1)
+    local = calibrate(path, tmp_path / "local", client=None, targets=targets, seeds=1, rescore=False, progress=False)
+    client, cluster = connect(None, 2)
+    try:
+        dask = calibrate(path, tmp_path / "dask", client=client, targets=targets, seeds=1, rescore=False,
+                         progress=False)
+    finally:
+        client.close()
+        cluster.close()
+    assert (tmp_path / "local" / "populations.csv").read_text() == (tmp_path / "dask" / "populations.csv").read_text()
+    assert local["epsilons"] == dask["epsilons"] and local["model_runs"] == dask["model_runs"] == 4 + 4 * 2
+
+
 @pytest.mark.slow
 def test_calibration_recovers_known_parameters_full(tmp_path):
     check_recovery(recover(tmp_path, population=40, generations=4, seeds=2, workers=2))

@@ -98,7 +98,7 @@ def _settings(raw: Any) -> dict[str, Any]:
         v = raw.setdefault(key, default)
         if isinstance(v, bool) or not isinstance(v, int) or v < least:
             raise InputError(f"calibration.{key}: expected a whole number of at least {least}, got {shorten(repr(v))}")
-    for key, default, lo, hi in (("move_scaling", 0.5, 0.05, 4), ("keep_fraction", 0.5, 0.1, 0.9),
+    for key, default, lo, hi in (("move_scaling", 1.0, 0.05, 4), ("keep_fraction", 0.5, 0.1, 0.9),
                                  ("refine_step", 0.25, 0.01, 0.5),
                                  ("refine_min_gain", 0.02, 0.0, 1.0)):
         v = raw.setdefault(key, default)
