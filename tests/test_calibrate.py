@@ -362,3 +362,26 @@ def test_existing_calibration_needs_resume(tmp_path):
     (tmp_path / "abc_generations.json").write_text("")
     r = cli("calibrate", "--out", str(tmp_path), "--workers", "1", "--population", "2", "--generations", "1")
     assert_one_line_error(r, "--resume")
+
+
+# ---------------------------------------------------------------------------------------
+# The calibration record's verdict on its population
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("record, degenerate", [
+    ({"population": 120, "effective_sample_size": 1.3}, True),  # pyabc's importance weights, piled on one
+    ({"population": 120, "effective_sample_size": 120.0, "distinct_particles": [120, 90, 8]}, True),  # copies
+    ({"population": 120, "effective_sample_size": 120.0, "distinct_particles": [120, 118, 104]}, False),
+])
+def test_a_population_of_few_effective_particles_is_called_degenerate(tmp_path, record, degenerate):
+    from model.study.calibration_record import is_degenerate, record_performance
+
+    summary = {**record, "model_runs": 10, "wall_time_s": 5.0, "generations": 2, "seeds_per_particle": 1,
+               "fixed": {}, "epsilons": [2.0, 1.0], "move_acceptance": [0.5, 0.4]}
+    assert is_degenerate(summary) is degenerate
+    doc = tmp_path / "performance.md"
+    doc.write_text("# Performance\n\n## Calibration\n\nold\n")
+    record_performance(summary, "here", doc)
+    text = doc.read_text()
+    assert ("**The final population is degenerate**" in text) is degenerate
+    assert ("MCMC moves were rarely accepted" in text) is (degenerate and "distinct_particles" in record)
