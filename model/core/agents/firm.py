@@ -33,6 +33,7 @@ FIRM_COLUMNS = {
     "in_park": np.bool_,      # sits in turnkey park seats
     "margin": np.float64,     # expected profit margin (share of revenue)
     "low_quarters": np.int64,  # consecutive quarters below the exit margin
+    "documented": np.bool_,   # opened as an input fact: its city is data, so it never relocates
 }
 
 SETTING_UP, OPERATING = "setting up", "operating"
@@ -161,7 +162,8 @@ class FirmAgent(RowAgent):
     @classmethod
     def open_known_entries(cls, model) -> None:
         """Open the establishments whose opening year is an input fact (model/core/data/known_entries.csv):
-        they start operating in the first quarter of that year."""
+        they start operating in the first quarter of that year and stay in the city the source
+        names (Ping An's 2008 centre still ran in Neijiang in 2022, fact pingan_branch_2022)."""
         if model.quarter != 1:
             return
         known = load_known_entries()
@@ -173,6 +175,7 @@ class FirmAgent(RowAgent):
         hub = np.array([model.city_index[h] for h in known["hub"]])
         rows = cls.open(model, city, seg, hub, known["seats"].to_numpy(float), operating=False)
         model.firms_table.ready_step[rows] = model.steps  # finish_setup counts them as new this quarter
+        model.firms_table.documented[rows] = True
         for c, r in zip(city.tolist(), rows.tolist()):
             model.known_entries[c] = model.firms_table.agent[r]
 
@@ -254,14 +257,14 @@ class FirmAgent(RowAgent):
 
     @classmethod
     def relocate(cls, model) -> None:
-        """Small establishments review their location now and then: the location logit chooses
-        between staying and the cities where the margin is higher by more than
+        """Small establishments other than the documented ones review their location now and then:
+        the location logit chooses between staying and the cities where the margin is higher by more than
         relocation_threshold (a cheaper city must also beat the current one on talent, clients and
         cluster to draw the move)."""
         p, ft, rng = model.params, model.firms_table, model.rng
         rows = ft.rows()
         op = rows[ft.operating[rows]]
-        small = op[ft.seats[op] <= p.relocation_max_seats]
+        small = op[(ft.seats[op] <= p.relocation_max_seats) & ~ft.documented[op]]
         review = small[rng.random(len(small)) < p.relocation_rate]
         if len(review) == 0:
             return
