@@ -279,8 +279,8 @@ def test_the_documented_entry_stays_where_the_source_puts_it_while_others_move()
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "SO pay sits at about a third of vocational graduates' starting pay (Neijiang 2016: 13,700 CNY a "
-    "year against MyCOS 3,599 a month), below a year's housing (0.25 of the city wage): pay x job chance "
+    "SO pay sits under half of vocational graduates' starting pay (2016: median city 19,800 CNY a "
+    "year, Neijiang 13,700, against MyCOS 43,200), below a year's housing (0.25 of the city wage): pay x job chance "
     "- housing is negative in all 26 cities from 2016, the floor binds, and graduates' choice ignores "
     "job chance, housing and talent subsidies (policy study: talent subsidy +0 ± 0 jobs at every "
     "intensity, 1,500 apartments +0 ± 0; only apartments for most young staff clear the floor)"))
