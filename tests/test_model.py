@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,6 @@ from model.core.model import SOModel
 from model.study.scenarios import load_scenario
 from model.core.levers import LEVER_INDEX as LEVER
 from model.run import simulate
-from model.core.rules import worker as rules_worker
 
 SHORT = ["end_year=2012", "persons_per_agent=200"]
 
@@ -126,7 +127,7 @@ def test_talent_subsidy_is_paid_per_hire():
 def test_two_scales_agree_within_noise():
     """Outputs are in persons: 100 and 200 persons per agent give the same picture."""
     def outcome(scale, seed):
-        r = simulate(load_scenario(EXPERIMENTS / "baseline.toml", [f"persons_per_agent={scale}", "end_year=2012"]), seed)
+        r = simulate(load_scenario(EXPERIMENTS / "baseline.toml", [f"persons_per_agent={scale}", "end_year=2021"]), seed)
         cy = r.city_year[r.city_year.year == 2021]
         return cy.groupby("region")["employment"].sum() / cy["employment"].sum()
     a = pd.concat([outcome(100, s) for s in range(3)], axis=1)
@@ -289,13 +290,11 @@ def test_worker_levers_raise_what_a_graduate_expects_to_earn_in_the_city():
     while m.running:
         m.step()
     neijiang = m.city_index["Neijiang"]
-    def expected(intensity):
-        return rules_worker.expected_net_income(m.params, m.so_wage, m.job_rate, m.now.city_wage,
-                                                m.city_state["young_workers"], intensity)
-    base = m.now.lever_intensity.copy()
-    with_levers = base.copy()
+    base = WorkerAgent.expected_net_income(m)
+    with_levers = m.now.lever_intensity.copy()
     with_levers[neijiang, LEVER["talent_subsidy"]] += 6000.0
     with_levers[neijiang, LEVER["talent_apartments"]] += 1500.0
-    gain = expected(with_levers) - expected(base)
+    m.now = dataclasses.replace(m.now, lever_intensity=with_levers)
+    gain = WorkerAgent.expected_net_income(m) - base
     assert gain[neijiang] > 0
     assert np.all(np.delete(gain, neijiang) == 0)
