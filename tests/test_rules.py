@@ -313,12 +313,17 @@ def test_a_cluster_draws_entrants_of_its_own_client_market_only():
 
 
 def test_so_pay_follows_graduate_starting_pay_from_its_first_observation():
-    from model.core.data import load_graduate_pay, national_wage, so_pay_drift
+    from model.core.data import graduate_starting_pay, load_graduate_pay, national_wage
 
     pay = load_graduate_pay()["vocational_monthly_cny"]
     first, last = int(pay.index[0]), int(pay.index[-1])
-    assert so_pay_drift(2005) == so_pay_drift(first) == 1.0
-    # drift x the average wage's growth = the graduates' starting-pay growth
-    grown = so_pay_drift(last) * national_wage(last) / national_wage(first)
-    assert grown == pytest.approx(pay[last] / pay[first], rel=1e-9)
-    assert so_pay_drift(last) < so_pay_drift(first + 4) < 1.0
+    # the published level in every cohort year, as annual pay
+    for cohort in pay.index:
+        assert graduate_starting_pay(cohort) == pytest.approx(12 * pay[cohort], rel=1e-9)
+    # before the first cohort it moves with the average wage, so it is continuous there
+    assert graduate_starting_pay(2008) / graduate_starting_pay(first) == pytest.approx(
+        national_wage(2008) / national_wage(first), rel=1e-9)
+    # it grows slower than the average wage once observed
+    assert graduate_starting_pay(last) / graduate_starting_pay(first) < national_wage(last) / national_wage(first)
+    # the wage-growth what-if shifts it like every other wage
+    assert graduate_starting_pay(2015, 0.01) == pytest.approx(graduate_starting_pay(2015) * 1.01 ** 10)

@@ -110,15 +110,17 @@ def national_wage(year: float, growth_shift: float = 0.0) -> float:
     return w * (1.0 + growth_shift) ** (year - 2005.0)
 
 
-def so_pay_drift(year: float) -> float:
-    """SO front-line pay's growth against the national average wage's since the first graduate-pay
-    observation (1 before it): the staff are young vocational graduates, whose starting pay grew
-    about 5% a year over 2012-2022 while the average wage grew about 10%. Beyond the last
-    observation both series keep their last interval's growth."""
+def graduate_starting_pay(year: float, growth_shift: float = 0.0) -> float:
+    """Vocational graduates' starting pay (CNY/year, MyCOS monthly cash income x 12) in ``year``.
+    Before the first cohort it moves with the national average wage; beyond the last it keeps the
+    last interval's growth. ``growth_shift`` is added to its growth from 2005 on, as for city wages."""
     years, pay = _series("graduate_pay", "vocational_monthly_cny")
+    months = 12.0
     if year <= years[0]:
-        return 1.0
-    return (loglinear(years, pay, year) / pay[0]) / (national_wage(year) / national_wage(float(years[0])))
+        monthly = pay[0] * national_wage(year) / national_wage(float(years[0]))
+    else:
+        monthly = loglinear(years, pay, year)
+    return months * monthly * (1.0 + growth_shift) ** (year - 2005.0)
 
 
 def national_so_employment(year: float, growth_after: float) -> float:

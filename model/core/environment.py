@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import (LAST_DATA_YEAR, city_wage, national_graduates, national_so_employment, national_wage, so_pay_drift,
+from .data import (LAST_DATA_YEAR, city_wage, national_graduates, national_so_employment, national_wage, graduate_starting_pay,
                    travel_minutes)
 from .levers import PolicySchedule
 from .params import Params
@@ -71,8 +71,9 @@ def conditions(p: Params, world: World, policy: PolicySchedule, t: float) -> Con
     market = np.array([1.0, p.inland_client_price_factor])
     price = p.revenue_level * world.revenue_2020[:, None] * (1.0 + p.revenue_growth) ** (t - REVENUE_PER_SEAT_YEAR) * market[None, :]
     # ... and a seat earns back the share productivity_wage_elasticity of its city's SO pay gap.
-    # SO pay tracks young graduates' starting pay, which grows slower than the average wage.
-    level = p.so_wage_to_city_wage * so_pay_drift(t)
+    # SO front-line staff are young vocational graduates: their pay is anchored to graduates'
+    # published starting pay, which grows slower than the average wage.
+    level = p.so_pay_to_graduate_pay * graduate_starting_pay(t, p.wage_growth_shift) / nw
     reservation = labour_market.reservation_wage(cw, nw, level, p.so_wage_city_elasticity)
     pay_gap = reservation / labour_market.reservation_wage(nw, nw, level, p.so_wage_city_elasticity)
     revenue = price[:, :, None] * (pay_gap ** p.productivity_wage_elasticity)[None, None, :]

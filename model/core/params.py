@@ -157,10 +157,11 @@ class Params:
     """Share of new establishments that are delivery centres of an existing firm (0-1). Assumption."""
 
     # --- labour market and wages ----------------------------------------------
-    so_wage_to_city_wage: float = 0.6
-    """SO front-line reservation pay relative to the national average urban non-private wage, in a
-    city whose average wage equals the national one (dimensionless). Source: calibrated; SO pay sits
-    below average pay (Aon Hewitt 2010 survey, public_stats skilled_worker_2010)."""
+    so_pay_to_graduate_pay: float = 1.0
+    """SO front-line pay in a balanced market of a city whose average wage equals the national one,
+    relative to vocational graduates' national starting pay (MyCOS, model/core/data/graduate_pay.csv;
+    dimensionless). Front-line staff are young vocational graduates, so their pay is that series;
+    calibrated within 0.8-1.25 to allow for the SO segment's pay against the graduate average."""
     so_wage_city_elasticity: float = 0.6
     """Elasticity of SO reservation pay to the city's average wage (dimensionless). Below 1: SO pay
     varies less across cities than average pay, since graduates' job market is national. Calibrated."""
@@ -406,7 +407,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "default_setup_months": (0, 60), "wage_cost_multiplier": (1, 3), "other_cost_share": (0, 0.9), "office_m2_per_seat": (1, 50),
     "fitout_cny_per_seat": (0, 1e6), "amortisation_years": (0.25, 50), "exit_margin": (-1, 1),
     "exit_rate_base": (0, 1), "distress_exit_rate": (0, 1), "distress_shrink_rate": (0, 1), "relocation_rate": (0, 1), "relocation_threshold": (0, 1),
-    "branch_share": (0, 1), "so_wage_to_city_wage": (0.1, 3), "so_wage_city_elasticity": (0, 2),
+    "branch_share": (0, 1), "so_pay_to_graduate_pay": (0.1, 3), "so_wage_city_elasticity": (0, 2),
     "focus_wage_ratio_pin": (0, 2), "wage_growth_shift": (-0.1, 0.1), "rent_growth_to_2015": (-0.2, 0.3), "rent_growth_after_2015": (-0.2, 0.3),
     "so_rent_to_prime": (0.05, 2), "wage_tightness_elasticity": (0, 3),
     "wage_adjustment_speed": (0, 1), "max_tightness": (1, 100), "quit_rate_first_year": (0, 1), "quit_rate_later": (0, 1),
