@@ -204,6 +204,16 @@ def test_the_transitional_park_costs_what_the_source_spent(baseline_runs):
         assert nj.loc[:2018, "spend_park_capacity_cny"].sum() == 0
 
 
+def test_the_start_years_industry_leaves_out_cities_whose_first_so_firm_came_later():
+    # Neijiang's first SO firm opened in 2008 (fact nj_first_entry, known_entries.csv first_in_city);
+    # its hub weight would otherwise seat a 2005 establishment there (6 of these 30 seeds unmasked).
+    for seed in range(30):
+        m = short_model(seed=seed)
+        ft = m.firms_table
+        assert ft.seats[ft.rows()].sum() > 0
+        assert not np.any(ft.city[ft.rows()] == m.city_index["Neijiang"]), seed
+
+
 def test_neijiangs_first_firm_operates_from_2008_as_the_source_says(baseline_runs):
     # the source: one firm in 2008, none before; the known entry opens in 2008 and must operate that year
     assert all(r.metrics["focus_first_firm_year"] == 2008 for r in baseline_runs)

@@ -354,8 +354,18 @@ class FirmAgent(RowAgent):
         seg = rng.choice(len(w.segment_names), size=n, p=model.now.segment_share)
         # systematic, not independent, hub draws: with ~200 lognormal establishments independent
         # draws put 0.72-0.87 of the seats on the coast depending on the seed
-        hub = choice.systematic_by_size(sizes, cls.hub_probabilities(model), rng)
+        hub = choice.systematic_by_size(sizes, cls.hub_probabilities(model) * cls.had_so_firms(model), rng)
         cls.open(model, hub, seg, hub, sizes, operating=True)
+
+    @staticmethod
+    def had_so_firms(model) -> np.ndarray:
+        """1 for cities that may hold start-year establishments, 0 where the source dates the city's
+        first SO firm later (known_entries.csv, first_in_city)."""
+        known = load_known_entries()
+        later = known[(known["first_in_city"] == 1) & (known["year"] > model.year)]
+        ok = np.ones(model.n_cities)
+        ok[[model.city_index[c] for c in later["city"]]] = 0.0
+        return ok
 
     @classmethod
     def cut_to_demand(cls, model, excess: float) -> None:
