@@ -34,6 +34,7 @@ FIRM_COLUMNS = {
     "margin": np.float64,     # expected profit margin (share of revenue)
     "low_quarters": np.int64,  # consecutive quarters below the exit margin
     "documented": np.bool_,   # opened as an input fact: its city is data, so it never relocates
+    "observed_until": np.int16,  # last year its source sees it operating (0: none): no exit before
 }
 
 SETTING_UP, OPERATING = "setting up", "operating"
@@ -176,6 +177,7 @@ class FirmAgent(RowAgent):
         rows = cls.open(model, city, seg, hub, known["seats"].to_numpy(float), operating=False)
         model.firms_table.ready_step[rows] = model.steps  # finish_setup counts them as new this quarter
         model.firms_table.documented[rows] = True
+        model.firms_table.observed_until[rows] = known["observed_until"].to_numpy(np.int16)
         for c, r in zip(city.tolist(), rows.tolist()):
             model.known_entries[c] = model.firms_table.agent[r]
 
@@ -245,7 +247,9 @@ class FirmAgent(RowAgent):
         low = ft.margin[op] < p.exit_margin
         ft.low_quarters[op] = np.where(low, ft.low_quarters[op] + 1, 0)
         hazard = rules.exit_hazard(ft.low_quarters[op], p.exit_rate_base, p.distress_exit_rate, STEPS_PER_YEAR)
-        exiting = op[rng.random(len(op)) < hazard]
+        # an establishment its source still sees operating does not close before then
+        observed = ft.observed_until[op] >= model.year
+        exiting = op[(rng.random(len(op)) < hazard) & ~observed]
         shrinking = op[low & ~np.isin(op, exiting)]
         if len(shrinking):
             ft.seats[shrinking] *= 1.0 - p.distress_shrink_rate
