@@ -158,10 +158,9 @@ class Params:
 
     # --- labour market and wages ----------------------------------------------
     so_pay_to_graduate_pay: float = 1.0
-    """SO front-line pay in a balanced market of a city whose average wage equals the national one,
-    relative to vocational graduates' national starting pay (MyCOS, model/core/data/graduate_pay.csv;
-    dimensionless). Front-line staff are young vocational graduates, so their pay is that series;
-    calibrated within 0.8-1.25 to allow for the SO segment's pay against the graduate average."""
+    """SO front-line pay (balanced market, city at the national average wage) over vocational graduates'
+    national starting pay (MyCOS, graduate_pay.csv; dimensionless): front-line staff are young vocational
+    graduates. Calibrated within 0.8-1.25 for the SO segment's pay against the graduate average."""
     so_wage_city_elasticity: float = 0.6
     """Elasticity of SO reservation pay to the city's average wage (dimensionless). Below 1: SO pay
     varies less across cities than average pay, since graduates' job market is national. Calibrated."""
